@@ -1,0 +1,137 @@
+"""Shared fixtures: the ladder from components.yml, a snapshot of the template, renders.
+
+Every render comes from a snapshot of the working tree (tracked and untracked files that
+git does not ignore) committed into a throwaway git repository. Copier therefore renders
+through its git path, as it does for a user's clone or URL, and the tests still see
+uncommitted changes while the template is being developed. In a fresh clone (CI) the
+snapshot is exactly HEAD.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from generated_project import (
+    GIT_ENV,
+    ROOT,
+    STAGES,
+    TEAM_SIZES,
+    GeneratedProject,
+    clean_env,
+    run,
+)
+
+
+def _snapshot_files() -> list[Path]:
+    """Files of the working tree that a commit would hold (ignored files left out)."""
+    if (ROOT / ".git").exists():
+        listing = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return sorted({Path(p) for p in listing.split("\0") if p and (ROOT / p).is_file()})
+    skip = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+    return sorted(
+        p.relative_to(ROOT)
+        for p in ROOT.rglob("*")
+        if p.is_file() and not skip.intersection(p.relative_to(ROOT).parts)
+    )
+
+
+@pytest.fixture(scope="session")
+def template_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository holding the template as it is in the working tree now."""
+    snapshot = tmp_path_factory.mktemp("template") / "copier-mlops"
+    for rel in _snapshot_files():
+        (snapshot / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, snapshot / rel)
+    env = {**clean_env(), **GIT_ENV}
+    run(["git", "init", "-q", "-b", "main"], snapshot, env=env)
+    run(["git", "add", "-A"], snapshot, env=env)
+    run(["git", "commit", "-q", "--no-verify", "-m", "snapshot"], snapshot, env=env)
+    return snapshot
+
+
+@pytest.fixture(scope="session")
+def render(
+    copie_session: Any, template_snapshot: Path
+) -> Callable[..., GeneratedProject]:
+    """Render the template with pytest-copie; returns the generated project.
+
+    Answers not given fall back to the template's defaults. Fails the test with Copier's
+    own error when generation fails.
+    """
+
+    def _render(**answers: Any) -> GeneratedProject:
+        result = copie_session.copy(extra_answers=answers, template_dir=template_snapshot)
+        if result.exception is not None:
+            raise AssertionError(f"generation failed for {answers}: {result.exception!r}")
+        assert result.exit_code == 0
+        return GeneratedProject(result.project_dir, dict(result.answers))
+
+    return _render
+
+
+@pytest.fixture(scope="session")
+def maximal_project(render: Callable[..., GeneratedProject]) -> GeneratedProject:
+    """The render with every component switched on: last stage, largest team."""
+    return render(maturity_stage=STAGES[-1], team_size=TEAM_SIZES[-1])
+
+
+class ProjectBuilder:
+    """Builds a generated project once per stage and session: render, install, commit.
+
+    Tests of the same stage share the build (they are grouped on one xdist worker), so
+    the slow `uv sync` runs once per stage.
+    """
+
+    def __init__(self, render: Callable[..., GeneratedProject], workdir: Path) -> None:
+        self._render = render
+        self._workdir = workdir
+        self._built: dict[str, GeneratedProject] = {}
+        self._trained: set[str] = set()
+
+    def built(self, stage: str) -> GeneratedProject:
+        if stage not in self._built:
+            project = self._render(maturity_stage=stage, team_size=TEAM_SIZES[0])
+            # `make setup` would also install the git hooks; the checks below run the
+            # same tools directly.
+            project.uv("sync", "--quiet")
+            env = {**project.env(), **GIT_ENV}
+            run(["git", "init", "-q", "-b", "main"], project.path, env=env)
+            run(["git", "add", "-A"], project.path, env=env)
+            run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], project.path, env=env)
+            self._built[stage] = project
+        return self._built[stage]
+
+    def trained(self, stage: str) -> GeneratedProject:
+        project = self.built(stage)
+        if stage not in self._trained:
+            project.make("train")
+            self._trained.add(stage)
+        return project
+
+
+@pytest.fixture(scope="session")
+def projects(
+    render: Callable[..., GeneratedProject], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProjectBuilder]:
+    yield ProjectBuilder(render, tmp_path_factory.mktemp("built"))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    uv = shutil.which("uv") or "not found"
+    return [f"template: {ROOT}", f"uv: {uv}", f"stages: {STAGES}, team sizes: {TEAM_SIZES}"]
+
+
+# Copier prints to the terminal; keep its output short and uncoloured in logs.
+os.environ.setdefault("NO_COLOR", "1")

@@ -1,0 +1,542 @@
+"""Helpers for the template's tests (and benchmarks/): the ladder, generated projects,
+and replaying a generated Dockerfile outside Docker.
+
+No Docker engine is available where these tests run, so the serving image is checked by
+replaying what its Dockerfile says: the builder stage's `COPY`s from the build context
+(through `.dockerignore`), its `ENV` and its `uv sync` lines, into a scratch folder that
+stands in for the image's filesystem; then the runtime stage's `ENV`, `CMD` and
+`HEALTHCHECK`. Only `uv sync` runs are replayed; other `RUN` lines (users, folders) are
+about the image, not the program.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+# --------------------------------------------------------------------------------------
+# The one source of truth
+# --------------------------------------------------------------------------------------
+
+
+def load_ladder() -> dict[str, Any]:
+    """Stages, team sizes and components, as components.yml defines them."""
+    data = yaml.safe_load((ROOT / "components.yml").read_text(encoding="utf-8"))
+    ladder: dict[str, Any] = data["ladder"]["default"]
+    return ladder
+
+
+class _IncludeLoader(yaml.SafeLoader):
+    """A YAML loader that resolves Copier's `!include` relative to the repository."""
+
+
+def _include(loader: _IncludeLoader, node: yaml.Node) -> Any:
+    path = ROOT / str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_IncludeLoader)  # noqa: S506
+
+
+_IncludeLoader.add_constructor("!include", _include)
+
+
+def load_copier_config() -> dict[str, Any]:
+    """copier.yml with its `!include`d documents merged, as Copier reads it."""
+    merged: dict[str, Any] = {}
+    text = (ROOT / "copier.yml").read_text(encoding="utf-8")
+    for document in yaml.load_all(text, Loader=_IncludeLoader):  # noqa: S506
+        if isinstance(document, dict):
+            merged.update(document)
+    return merged
+
+
+LADDER = load_ladder()
+STAGES: list[str] = LADDER["stages"]
+TEAM_SIZES: list[str] = LADDER["team_sizes"]
+
+
+def components_on(stage: str, team_size: str) -> set[str]:
+    """Components switched on: the stage is at or past theirs, and so is the team size."""
+    return {
+        name
+        for name, component in LADDER["components"].items()
+        if STAGES.index(component["stage"]) <= STAGES.index(stage)
+        and TEAM_SIZES.index(component["team"]) <= TEAM_SIZES.index(team_size)
+    }
+
+
+def stage_params(stages: list[str] | None = None) -> list[Any]:
+    """Stages as test parameters, each in its own xdist group so one worker builds it."""
+    import pytest
+
+    return [
+        pytest.param(stage, id=stage, marks=pytest.mark.xdist_group(f"project-{stage}"))
+        for stage in (STAGES if stages is None else stages)
+    ]
+
+
+def stages_with(component: str) -> list[str]:
+    """The stages at which a component is on for the smallest team."""
+    return [stage for stage in STAGES if component in components_on(stage, TEAM_SIZES[0])]
+
+
+# --------------------------------------------------------------------------------------
+# Running things
+# --------------------------------------------------------------------------------------
+
+
+def uv_executable() -> str:
+    """The uv that runs these tests (on PATH, or beside the interpreter)."""
+    found = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+    if not found:
+        raise RuntimeError("uv is needed to install generated projects: pip install uv")
+    return found
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a generated project's commands.
+
+    Drops what `uv run` set up for this repository's own environment so the generated
+    project uses its own, and keeps uv from downloading an interpreter.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT"}
+        and not key.startswith(("PYTEST_", "COV_"))
+    }
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    env["NO_COLOR"] = "1"
+    env.pop("FORCE_COLOR", None)
+    # The uv that runs the tests stays reachable even with this repository's venv removed.
+    uv_dir = str(Path(uv_executable()).parent)
+    if uv_dir not in env["PATH"].split(os.pathsep):
+        env["PATH"] = os.pathsep.join([env["PATH"], uv_dir])
+    env.update(extra or {})
+    return env
+
+
+def run(
+    cmd: list[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure raise with its full output, which pytest shows."""
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"`{shlex.join(cmd)}` in {cwd} exited {proc.returncode}\n"
+            f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+        )
+    return proc
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class GeneratedProject:
+    """A rendered project and the names it was rendered with."""
+
+    path: Path
+    answers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pyproject(self) -> dict[str, Any]:
+        with (self.path / "pyproject.toml").open("rb") as f:
+            return tomllib.load(f)
+
+    @property
+    def package(self) -> str:
+        return str(self.answers["package_name"])
+
+    @property
+    def slug(self) -> str:
+        """The distribution and CLI name, as the generated pyproject.toml states it."""
+        return str(self.pyproject["project"]["name"])
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of the project's settings in the environment."""
+        return f"{self.package.upper()}_"
+
+    def files(self) -> set[str]:
+        """Every generated file (and symlink), as a POSIX path relative to the project."""
+        skip = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+        return {
+            p.relative_to(self.path).as_posix()
+            for p in self.path.rglob("*")
+            if (p.is_file() or p.is_symlink()) and not skip.intersection(p.relative_to(self.path).parts)
+        }
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return clean_env(extra)
+
+    def uv(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run([uv_executable(), *args], self.path, env=self.env(env), check=check)
+
+    def make(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run(["make", *args], self.path, env=self.env(env), check=check)
+
+    def git(self, *args: str) -> str:
+        return run(["git", *args], self.path, env=self.env(GIT_ENV)).stdout
+
+
+# --------------------------------------------------------------------------------------
+# Dockerfiles
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Instruction:
+    keyword: str  # upper case
+    flags: dict[str, str]  # --from=…, --chown=…
+    args: str  # the rest, continuation lines joined
+
+
+@dataclass
+class Stage:
+    name: str
+    base: str
+    instructions: list[Instruction] = field(default_factory=list)
+
+
+def parse_dockerfile(text: str) -> list[Stage]:
+    """Stages and their instructions (comments dropped, continuation lines joined)."""
+    logical: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if current and line.startswith("#"):
+            continue  # a comment inside a continued instruction
+        if line.endswith("\\"):
+            current += line[:-1].rstrip() + " "
+            continue
+        current += line
+        if current.strip():
+            logical.append(current.strip())
+        current = ""
+    if current.strip():
+        logical.append(current.strip())
+
+    stages: list[Stage] = []
+    for line in logical:
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        flags: dict[str, str] = {}
+        rest = rest.strip()
+        while rest.startswith("--"):
+            flag, _, rest = rest.partition(" ")
+            name, _, value = flag[2:].partition("=")
+            flags[name] = value
+            rest = rest.strip()
+        if keyword == "FROM":
+            parts = rest.split()
+            name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else str(len(stages))
+            stages.append(Stage(name=name, base=parts[0]))
+        elif stages:
+            stages[-1].instructions.append(Instruction(keyword, flags, rest))
+    return stages
+
+
+def _exec_form(args: str) -> list[str]:
+    """An exec-form (JSON array) command; shell form is split like a shell would."""
+    if args.startswith("["):
+        value = json.loads(args)
+        assert isinstance(value, list) and all(isinstance(v, str) for v in value), args
+        return value
+    return shlex.split(args)
+
+
+def _env_pairs(args: str) -> list[tuple[str, str]]:
+    """`ENV A=1 B="two words"` (or the legacy `ENV A 1`) as pairs."""
+    tokens = shlex.split(args)
+    if tokens and "=" not in tokens[0]:
+        return [(tokens[0], " ".join(tokens[1:]))]
+    return [tuple(token.split("=", 1)) for token in tokens]  # type: ignore[misc]
+
+
+def _expand(value: str, env: Mapping[str, str]) -> str:
+    return re.sub(
+        r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), ""), value
+    )
+
+
+def dockerfile_cmd(text: str) -> list[str]:
+    """The final stage's CMD as a list (the Dockerfile must use the JSON form)."""
+    cmds = [i for i in parse_dockerfile(text)[-1].instructions if i.keyword == "CMD"]
+    assert cmds, "the runtime stage has no CMD"
+    assert cmds[-1].args.startswith("["), "CMD should use the exec (JSON array) form"
+    return _exec_form(cmds[-1].args)
+
+
+def dockerfile_healthcheck(text: str) -> list[str]:
+    """The final stage's HEALTHCHECK command as a list."""
+    checks = [i for i in parse_dockerfile(text)[-1].instructions if i.keyword == "HEALTHCHECK"]
+    assert checks, "the runtime stage has no HEALTHCHECK"
+    args = checks[-1].args
+    assert args.upper().startswith("CMD "), f"HEALTHCHECK without CMD: {args}"
+    return _exec_form(args[4:].strip())
+
+
+def _sync_commands(stage: Stage) -> list[list[str]]:
+    commands = []
+    for instruction in stage.instructions:
+        if instruction.keyword != "RUN":
+            continue
+        for part in re.split(r"&&|;", instruction.args):
+            argv = shlex.split(part)
+            if argv[:2] == ["uv", "sync"]:
+                commands.append(argv)
+    return commands
+
+
+def _builder(stages: list[Stage]) -> Stage:
+    for stage in stages:
+        if _sync_commands(stage):
+            return stage
+    raise AssertionError("no stage of the Dockerfile runs `uv sync`")
+
+
+def dockerfile_sync_commands(text: str) -> list[list[str]]:
+    """The `uv sync` commands of the stage that installs the environment, in order."""
+    return _sync_commands(_builder(parse_dockerfile(text)))
+
+
+# Settings that change how fast an install is, not what it installs: a replay keeps the
+# shared uv cache instead of the image's no-cache layer.
+_REPLAY_SKIPS = {"UV_NO_CACHE"}
+
+
+def dockerfile_env(text: str) -> dict[str, str]:
+    """The installing stage's ENV, minus paths inside the image and cache settings.
+
+    What is left applies as-is to a `uv sync` outside Docker; the caller chooses where
+    the environment goes (UV_PROJECT_ENVIRONMENT).
+    """
+    env: dict[str, str] = {}
+    for instruction in _builder(parse_dockerfile(text)).instructions:
+        if instruction.keyword == "ENV":
+            for key, value in _env_pairs(instruction.args):
+                env[key] = _expand(value, {**os.environ, **env})
+    return {
+        k: v for k, v in env.items() if k not in _REPLAY_SKIPS and not v.startswith("/") and k != "PATH"
+    }
+
+
+def _dockerignore_matcher(context: Path) -> Any:
+    """Docker's .dockerignore rules: a path is excluded by the last pattern that matches
+    it or one of its parent folders; `!` re-includes."""
+    ignore = context / ".dockerignore"
+    rules: list[tuple[bool, re.Pattern[str]]] = []
+    if ignore.exists():
+        for raw in ignore.read_text(encoding="utf-8").splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            negate = line.startswith("!")
+            pattern = str(PurePosixPath(line.lstrip("!").strip().strip("/")))
+            regex = ""
+            i = 0
+            while i < len(pattern):
+                if pattern.startswith("**/", i):
+                    regex += "(?:.*/)?"
+                    i += 3
+                elif pattern.startswith("**", i):
+                    regex += ".*"
+                    i += 2
+                elif pattern[i] == "*":
+                    regex += "[^/]*"
+                    i += 1
+                elif pattern[i] == "?":
+                    regex += "[^/]"
+                    i += 1
+                else:
+                    regex += re.escape(pattern[i])
+                    i += 1
+            rules.append((negate, re.compile(regex + r"\Z")))
+
+    def excluded(rel: PurePosixPath) -> bool:
+        candidates = [rel, *rel.parents][:-1]  # the path and its parents, without "."
+        result = False
+        for negate, regex in rules:
+            if any(regex.match(str(c)) for c in candidates):
+                result = not negate
+        return result
+
+    return excluded
+
+
+@dataclass
+class DockerReplay:
+    """A Dockerfile replayed into scratch folders, one per stage, standing in for images.
+
+    `host(stage, path)` maps a path inside a stage's image to the scratch folder; a
+    `COPY --from=<stage> X X` (same path on both sides) shares the folder instead of
+    copying it, so a virtual environment keeps working at its original location.
+    """
+
+    context: Path
+    root: Path
+    stages: list[Stage] = field(default_factory=list)
+    mounts: dict[str, list[tuple[PurePosixPath, Path]]] = field(default_factory=dict)
+    envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    workdirs: dict[str, PurePosixPath] = field(default_factory=dict)
+
+    def host(self, stage: str, path: str | PurePosixPath) -> Path:
+        path = PurePosixPath(path)
+        if not path.is_absolute():
+            path = self.workdirs.get(stage, PurePosixPath("/")) / path
+        for prefix, target in sorted(self.mounts[stage], key=lambda m: -len(m[0].parts)):
+            if path == prefix or prefix in path.parents:
+                return target / path.relative_to(prefix)
+        raise AssertionError(f"no mount for {path}")
+
+    def _map_value(self, stage: str, value: str) -> str:
+        parts = value.split(os.pathsep)
+        return os.pathsep.join(
+            str(self.host(stage, p)) if p.startswith("/") else p for p in parts
+        )
+
+    def _copy_from_context(self, stage: str, instruction: Instruction) -> None:
+        *sources, dest = shlex.split(instruction.args)
+        excluded = _dockerignore_matcher(self.context)
+        dest_host = self.host(stage, dest)
+        for source in sources:
+            src = self.context / source
+            assert src.exists(), f"COPY {source}: not in the build context {self.context}"
+            assert not excluded(PurePosixPath(source)), f"COPY {source}: excluded by .dockerignore"
+            if src.is_dir():  # Docker copies a folder's contents
+                for file in src.rglob("*"):
+                    rel = PurePosixPath(file.relative_to(self.context).as_posix())
+                    if file.is_file() and not excluded(rel):
+                        out = dest_host / file.relative_to(src)
+                        out.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(file, out)
+            else:
+                into = dest.endswith("/") or len(sources) > 1
+                target = dest_host / src.name if into else dest_host
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, target)
+
+    def replay(self) -> None:
+        """Replay every stage: COPY, WORKDIR, ENV and `uv sync` lines, in order."""
+        self.stages = parse_dockerfile((self.context / "Dockerfile").read_text(encoding="utf-8"))
+        names = {stage.name for stage in self.stages}
+        uv = uv_executable()
+        for stage in self.stages:
+            self.mounts[stage.name] = [(PurePosixPath("/"), self.root / stage.name)]
+            self.workdirs[stage.name] = PurePosixPath("/")
+            raw_env: list[tuple[str, str]] = []
+            for instruction in stage.instructions:
+                if instruction.keyword == "WORKDIR":
+                    self.workdirs[stage.name] = self.workdirs[stage.name] / instruction.args
+                    self.host(stage.name, self.workdirs[stage.name]).mkdir(parents=True, exist_ok=True)
+                elif instruction.keyword == "ENV":
+                    raw_env += [(k, v) for k, v in _env_pairs(instruction.args) if k not in _REPLAY_SKIPS]
+                elif instruction.keyword == "COPY" and instruction.flags.get("from") in names:
+                    source_stage = instruction.flags["from"]
+                    src, dest = shlex.split(instruction.args)
+                    assert PurePosixPath(src) == PurePosixPath(dest), "only same-path stage copies are replayed"
+                    self.mounts[stage.name].append(
+                        (PurePosixPath(dest), self.host(source_stage, src))
+                    )
+                elif instruction.keyword == "COPY" and "from" not in instruction.flags:
+                    self._copy_from_context(stage.name, instruction)
+                elif instruction.keyword == "RUN":
+                    for argv in _sync_commands(Stage(stage.name, stage.base, [instruction])):
+                        cwd = self.host(stage.name, self.workdirs[stage.name])
+                        run([uv, *argv[1:]], cwd, env=clean_env(self._env(stage.name, raw_env)))
+            self.envs[stage.name] = self._env(stage.name, raw_env)
+
+    def _env(self, stage: str, raw_env: list[tuple[str, str]]) -> dict[str, str]:
+        """ENV values in order: image paths mapped first, then `$VAR`s expanded."""
+        env: dict[str, str] = {}
+        for key, value in raw_env:
+            env[key] = _expand(self._map_value(stage, value), {**clean_env(), **env})
+        return env
+
+    def runtime_env(self) -> dict[str, str]:
+        """The final stage's environment, with paths mapped, on top of a clean one."""
+        return clean_env(self.envs[self.stages[-1].name])
+
+    def runtime_workdir(self) -> Path:
+        final = self.stages[-1].name
+        return self.host(final, self.workdirs[final])
+
+
+@contextmanager
+def serve(cmd: list[str], cwd: Path, env: Mapping[str, str], url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server and wait for `url` to answer 200; always stop it afterwards."""
+    import httpx
+
+    log = cwd / f"server-{time.monotonic_ns()}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"`{shlex.join(cmd)}` exited {proc.returncode}:\n{log.read_text(errors='replace')}"
+                )
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{url} did not answer 200 within 120 s:\n{log.read_text(errors='replace')}"
+                )
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)

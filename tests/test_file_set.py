@@ -1,0 +1,164 @@
+"""Every stage x team size renders exactly the files components.yml says, fully rendered.
+
+"All the files the template can produce" is the render with every component on (last
+stage, largest team). For any other combination a file is expected when no component
+claims it or the component that claims it is on. Claims are matched with the same
+gitignore-style rules Copier's `_exclude` uses (pathspec).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import jinja2
+import pathspec
+import pytest
+from generated_project import (
+    LADDER,
+    ROOT,
+    STAGES,
+    TEAM_SIZES,
+    GeneratedProject,
+    components_on,
+)
+
+COMBINATIONS = [(stage, team) for stage in STAGES for team in TEAM_SIZES]
+
+
+def _claims(package: str) -> dict[str, pathspec.PathSpec]:
+    """Each component's paths as a matcher; `*` in them stands for the package folder."""
+    return {
+        name: pathspec.GitIgnoreSpec.from_lines(component.get("paths", []))
+        for name, component in LADDER["components"].items()
+    }
+
+
+def _claimed_by(path: str, claims: dict[str, pathspec.PathSpec]) -> list[str]:
+    return [name for name, spec in claims.items() if spec.match_file(path)]
+
+
+def test_no_file_is_claimed_by_two_components(maximal_project: GeneratedProject) -> None:
+    """With one owner per file, "its component is on" is unambiguous."""
+    claims = _claims(maximal_project.package)
+    shared = {
+        path: owners
+        for path in sorted(maximal_project.files())
+        if len(owners := _claimed_by(path, claims)) > 1
+    }
+    assert shared == {}, "files claimed by more than one component in components.yml"
+
+
+@pytest.mark.parametrize(
+    ("component", "path"),
+    [
+        (name, path)
+        for name, component in LADDER["components"].items()
+        for path in component.get("paths", [])
+    ],
+)
+def test_every_claimed_path_exists(
+    maximal_project: GeneratedProject, component: str, path: str
+) -> None:
+    """A path in components.yml that matches nothing is a typo or a missing file."""
+    spec = pathspec.GitIgnoreSpec.from_lines([path])
+    assert any(spec.match_file(f) for f in maximal_project.files()), (
+        f"{component}: {path!r} matches no generated file"
+    )
+
+
+def test_every_template_file_is_generated_when_all_is_on(
+    maximal_project: GeneratedProject,
+) -> None:
+    """Nothing in template/ is lost: each file renders to a file of the maximal project."""
+    context = {
+        **maximal_project.answers,
+        "_copier_conf": {"answers_file": ".copier-answers.yml"},
+    }
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
+    template = ROOT / "template"
+    expected = set()
+    for source in template.rglob("*"):
+        if source.is_file() and "__pycache__" not in source.parts:
+            rel = source.relative_to(template).as_posix()
+            name = env.from_string(rel).render(context)
+            expected.add(name.removesuffix(".jinja"))
+    assert sorted(expected - maximal_project.files()) == []
+
+
+UNRENDERED = re.compile(
+    r"(?<!\$)\{\{(?!\s*\.)"  # {{ var }} but not GitHub's ${{ }} or Go templates' {{.Field}}
+    r"|\{%|%\}"
+    r"|(?<!\$)\{#"  # {# comment #} but not the shell's ${#var}
+)
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+@pytest.mark.parametrize(("stage", "team_size"), COMBINATIONS)
+def test_generated_files_match_components_yml(
+    render: Callable[..., GeneratedProject],
+    maximal_project: GeneratedProject,
+    stage: str,
+    team_size: str,
+) -> None:
+    project = render(maturity_stage=stage, team_size=team_size)
+    on = components_on(stage, team_size)
+    claims = _claims(project.package)
+    expected = {
+        path
+        for path in maximal_project.files()
+        if all(owner in on for owner in _claimed_by(path, claims))
+    }
+    actual = project.files()
+    assert {"missing": sorted(expected - actual), "unexpected": sorted(actual - expected)} == {
+        "missing": [],
+        "unexpected": [],
+    }
+
+    leftovers = []
+    for rel in sorted(actual):
+        path = project.path / rel
+        assert not rel.endswith(".jinja"), f"{rel} kept its .jinja suffix"
+        text = _text(path)
+        if text is None:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            if UNRENDERED.search(line):
+                leftovers.append(f"{rel}:{number}: {line.strip()}")
+    assert leftovers == [], "unrendered Jinja"
+
+
+@pytest.mark.parametrize(("stage", "team_size"), [(s, TEAM_SIZES[-1]) for s in STAGES])
+def test_generated_text_is_tidy(
+    render: Callable[..., GeneratedProject], stage: str, team_size: str
+) -> None:
+    """No stray blank lines or trailing spaces from Jinja, no TODOs, one final newline.
+
+    Python files are left to `ruff format --check` in the lifecycle tests.
+    """
+    project = render(maturity_stage=stage, team_size=team_size)
+    problems = []
+    for rel in sorted(project.files()):
+        text = _text(project.path / rel)
+        if text is None or rel.endswith(".py") or not text:
+            continue
+        lines = text.split("\n")
+        if not text.endswith("\n") or text.endswith("\n\n"):
+            problems.append(f"{rel}: must end with exactly one newline")
+        if lines[0].strip() == "":
+            problems.append(f"{rel}: starts with a blank line")
+        for number, line in enumerate(lines, 1):
+            if line != line.rstrip():
+                problems.append(f"{rel}:{number}: trailing whitespace")
+            if number > 1 and not line.strip() and not lines[number - 2].strip() and number < len(lines):
+                problems.append(f"{rel}:{number}: two blank lines in a row")
+            if re.search(r"\b(TODO|FIXME|XXX)\b", line):
+                problems.append(f"{rel}:{number}: {line.strip()}")
+    assert problems == []
