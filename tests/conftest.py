@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,21 +62,28 @@ def template_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def render(
-    copie_session: Any, template_snapshot: Path
-) -> Callable[..., GeneratedProject]:
+def render(copie_session: Any, template_snapshot: Path) -> Callable[..., GeneratedProject]:
     """Render the template with pytest-copie; returns the generated project.
 
     Answers not given fall back to the template's defaults. Fails the test with Copier's
-    own error when generation fails.
+    own error when generation fails. Renders are shared between tests that only read
+    them; `fresh=True` gives a project of one's own to change.
     """
 
-    def _render(**answers: Any) -> GeneratedProject:
+    cache: dict[tuple[tuple[str, str], ...], GeneratedProject] = {}
+
+    def _render(*, fresh: bool = False, **answers: Any) -> GeneratedProject:
+        key = tuple(sorted((k, repr(v)) for k, v in answers.items()))
+        if not fresh and key in cache:
+            return cache[key]
         result = copie_session.copy(extra_answers=answers, template_dir=template_snapshot)
         if result.exception is not None:
             raise AssertionError(f"generation failed for {answers}: {result.exception!r}")
         assert result.exit_code == 0
-        return GeneratedProject(result.project_dir, dict(result.answers))
+        project = GeneratedProject(result.project_dir, dict(result.answers))
+        if not fresh:
+            cache[key] = project
+        return project
 
     return _render
 
@@ -88,44 +95,63 @@ def maximal_project(render: Callable[..., GeneratedProject]) -> GeneratedProject
 
 
 class ProjectBuilder:
-    """Builds a generated project once per stage and session: render, install, commit.
+    """Builds a generated project once per stage and session, step by step.
 
     Tests of the same stage share the build (they are grouped on one xdist worker), so
-    the slow `uv sync` runs once per stage.
+    the slow `uv sync` runs once per stage. A step that failed fails every test that
+    needs it, with the original error, instead of being retried.
     """
 
-    def __init__(self, render: Callable[..., GeneratedProject], workdir: Path) -> None:
+    def __init__(self, render: Callable[..., GeneratedProject]) -> None:
         self._render = render
-        self._workdir = workdir
-        self._built: dict[str, GeneratedProject] = {}
-        self._trained: set[str] = set()
+        self._done: dict[tuple[str, str], Any] = {}
+        self._failed: dict[tuple[str, str], BaseException] = {}
+
+    def _once(self, step: str, stage: str, action: Callable[[], Any]) -> Any:
+        key = (step, stage)
+        if key in self._failed:
+            raise AssertionError(f"{step} of the {stage} project failed") from self._failed[key]
+        if key not in self._done:
+            try:
+                self._done[key] = action()
+            except BaseException as error:
+                self._failed[key] = error
+                raise
+        return self._done[key]
 
     def built(self, stage: str) -> GeneratedProject:
-        if stage not in self._built:
-            project = self._render(maturity_stage=stage, team_size=TEAM_SIZES[0])
-            # `make setup` would also install the git hooks; the checks below run the
-            # same tools directly.
+        """Rendered at the smallest team size, installed with `uv sync`, committed."""
+
+        def build() -> GeneratedProject:
+            project = self._render(fresh=True, maturity_stage=stage, team_size=TEAM_SIZES[0])
+            # As a user does: `git init && make setup`, later `git add -A && git commit`
+            # (the git hooks that `make setup` installs are left out).
             project.uv("sync", "--quiet")
             env = {**project.env(), **GIT_ENV}
             run(["git", "init", "-q", "-b", "main"], project.path, env=env)
             run(["git", "add", "-A"], project.path, env=env)
             run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], project.path, env=env)
-            self._built[stage] = project
-        return self._built[stage]
+            return project
+
+        return self._once("build", stage, build)
 
     def trained(self, stage: str) -> GeneratedProject:
+        """Built, then `make train` once."""
         project = self.built(stage)
-        if stage not in self._trained:
-            project.make("train")
-            self._trained.add(stage)
+        self._once("make train", stage, lambda: project.make("train"))
+        return project
+
+    def promoted(self, stage: str) -> GeneratedProject:
+        """Trained, then `make promote` and `make export-model` once."""
+        project = self.trained(stage)
+        self._once("make promote", stage, lambda: project.make("promote"))
+        self._once("make export-model", stage, lambda: project.make("export-model"))
         return project
 
 
 @pytest.fixture(scope="session")
-def projects(
-    render: Callable[..., GeneratedProject], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ProjectBuilder]:
-    yield ProjectBuilder(render, tmp_path_factory.mktemp("built"))
+def projects(render: Callable[..., GeneratedProject]) -> ProjectBuilder:
+    return ProjectBuilder(render)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

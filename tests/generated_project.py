@@ -69,7 +69,7 @@ def load_copier_config() -> dict[str, Any]:
     """copier.yml with its `!include`d documents merged, as Copier reads it."""
     merged: dict[str, Any] = {}
     text = (ROOT / "copier.yml").read_text(encoding="utf-8")
-    for document in yaml.load_all(text, Loader=_IncludeLoader):  # noqa: S506
+    for document in yaml.load_all(text, Loader=_IncludeLoader):
         if isinstance(document, dict):
             merged.update(document)
     return merged
@@ -206,16 +206,21 @@ class GeneratedProject:
         return {
             p.relative_to(self.path).as_posix()
             for p in self.path.rglob("*")
-            if (p.is_file() or p.is_symlink()) and not skip.intersection(p.relative_to(self.path).parts)
+            if (p.is_file() or p.is_symlink())
+            and not skip.intersection(p.relative_to(self.path).parts)
         }
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return clean_env(extra)
 
-    def uv(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def uv(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return run([uv_executable(), *args], self.path, env=self.env(env), check=check)
 
-    def make(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def make(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return run(["make", *args], self.path, env=self.env(env), check=check)
 
     def git(self, *args: str) -> str:
@@ -299,9 +304,7 @@ def _env_pairs(args: str) -> list[tuple[str, str]]:
 
 
 def _expand(value: str, env: Mapping[str, str]) -> str:
-    return re.sub(
-        r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), ""), value
-    )
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), ""), value)
 
 
 def dockerfile_cmd(text: str) -> list[str]:
@@ -362,7 +365,9 @@ def dockerfile_env(text: str) -> dict[str, str]:
             for key, value in _env_pairs(instruction.args):
                 env[key] = _expand(value, {**os.environ, **env})
     return {
-        k: v for k, v in env.items() if k not in _REPLAY_SKIPS and not v.startswith("/") and k != "PATH"
+        k: v
+        for k, v in env.items()
+        if k not in _REPLAY_SKIPS and not v.startswith("/") and k != "PATH"
     }
 
 
@@ -436,9 +441,7 @@ class DockerReplay:
 
     def _map_value(self, stage: str, value: str) -> str:
         parts = value.split(os.pathsep)
-        return os.pathsep.join(
-            str(self.host(stage, p)) if p.startswith("/") else p for p in parts
-        )
+        return os.pathsep.join(str(self.host(stage, p)) if p.startswith("/") else p for p in parts)
 
     def _copy_from_context(self, stage: str, instruction: Instruction) -> None:
         *sources, dest = shlex.split(instruction.args)
@@ -473,13 +476,19 @@ class DockerReplay:
             for instruction in stage.instructions:
                 if instruction.keyword == "WORKDIR":
                     self.workdirs[stage.name] = self.workdirs[stage.name] / instruction.args
-                    self.host(stage.name, self.workdirs[stage.name]).mkdir(parents=True, exist_ok=True)
+                    self.host(stage.name, self.workdirs[stage.name]).mkdir(
+                        parents=True, exist_ok=True
+                    )
                 elif instruction.keyword == "ENV":
-                    raw_env += [(k, v) for k, v in _env_pairs(instruction.args) if k not in _REPLAY_SKIPS]
+                    raw_env += [
+                        (k, v) for k, v in _env_pairs(instruction.args) if k not in _REPLAY_SKIPS
+                    ]
                 elif instruction.keyword == "COPY" and instruction.flags.get("from") in names:
                     source_stage = instruction.flags["from"]
                     src, dest = shlex.split(instruction.args)
-                    assert PurePosixPath(src) == PurePosixPath(dest), "only same-path stage copies are replayed"
+                    assert PurePosixPath(src) == PurePosixPath(dest), (
+                        "only same-path stage copies are replayed"
+                    )
                     self.mounts[stage.name].append(
                         (PurePosixPath(dest), self.host(source_stage, src))
                     )
@@ -508,7 +517,9 @@ class DockerReplay:
 
 
 @contextmanager
-def serve(cmd: list[str], cwd: Path, env: Mapping[str, str], url: str) -> Iterator[subprocess.Popen[bytes]]:
+def serve(
+    cmd: list[str], cwd: Path, env: Mapping[str, str], url: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server and wait for `url` to answer 200; always stop it afterwards."""
     import httpx
 
@@ -520,7 +531,8 @@ def serve(cmd: list[str], cwd: Path, env: Mapping[str, str], url: str) -> Iterat
         while True:
             if proc.poll() is not None:
                 raise AssertionError(
-                    f"`{shlex.join(cmd)}` exited {proc.returncode}:\n{log.read_text(errors='replace')}"
+                    f"`{shlex.join(cmd)}` exited {proc.returncode}:\n"
+                    + log.read_text(errors="replace")
                 )
             try:
                 if httpx.get(url, timeout=2).status_code == 200:

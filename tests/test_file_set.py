@@ -157,7 +157,12 @@ def test_generated_text_is_tidy(
         for number, line in enumerate(lines, 1):
             if line != line.rstrip():
                 problems.append(f"{rel}:{number}: trailing whitespace")
-            if number > 1 and not line.strip() and not lines[number - 2].strip() and number < len(lines):
+            if (
+                number > 1
+                and not line.strip()
+                and not lines[number - 2].strip()
+                and number < len(lines)
+            ):
                 problems.append(f"{rel}:{number}: two blank lines in a row")
             if re.search(r"\b(TODO|FIXME|XXX)\b", line):
                 problems.append(f"{rel}:{number}: {line.strip()}")

@@ -8,7 +8,9 @@ import copier
 import yaml
 from generated_project import GIT_ENV, clean_env, load_copier_config, run
 
-DERIVED = [key for key, q in load_copier_config().items() if isinstance(q, dict) and q.get("when") is False]
+DERIVED = [
+    key for key, q in load_copier_config().items() if isinstance(q, dict) and q.get("when") is False
+]
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -31,7 +33,9 @@ def test_renders_with_defaults_without_trust(template_snapshot: Path, tmp_path: 
     assert not set(DERIVED) & set(answers), "derived values must not be stored as answers"
 
 
-def test_update_to_the_same_version_changes_nothing(template_snapshot: Path, tmp_path: Path) -> None:
+def test_update_to_the_same_version_changes_nothing(
+    template_snapshot: Path, tmp_path: Path
+) -> None:
     """The answers file is enough for `copier update`; re-applying the same template
     version over an untouched project leaves it byte for byte as it was."""
     dst = tmp_path / "project"
@@ -40,5 +44,7 @@ def test_update_to_the_same_version_changes_nothing(template_snapshot: Path, tmp
     run(["git", "init", "-q", "-b", "main"], dst, env=env)
     run(["git", "add", "-A"], dst, env=env)
     run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], dst, env=env)
-    copier.run_update(dst, defaults=True, overwrite=True, unsafe=False, quiet=True, skip_answered=True)
+    copier.run_update(
+        dst, defaults=True, overwrite=True, unsafe=False, quiet=True, skip_answered=True
+    )
     assert run(["git", "status", "--porcelain"], dst, env=env).stdout == ""
