@@ -1,0 +1,268 @@
+"""The serving image's program, run the way its Dockerfile runs it, and the promotion gate.
+
+No Docker engine here: the Dockerfile is replayed (see generated_project.DockerReplay):
+its builder stage's COPYs from the build context and its `uv sync` lines install the
+runtime environment into a scratch folder; the runtime stage's ENV, CMD and HEALTHCHECK
+start and probe the service, on 127.0.0.1 and a free port instead of 0.0.0.0:8000.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from generated_project import (
+    DockerReplay,
+    GeneratedProject,
+    dockerfile_cmd,
+    dockerfile_healthcheck,
+    free_port,
+    run,
+    serve,
+    stage_params,
+    stages_with,
+)
+
+pytestmark = pytest.mark.slow
+
+STAGES = stages_with("container")
+
+
+@dataclass
+class Service:
+    project: GeneratedProject
+    replay: DockerReplay
+    url: str
+    port: int
+    env: dict[str, str]
+
+    def python(self, code: str) -> str:
+        """Run code with the image's interpreter and environment."""
+        result = run(["python", "-c", code], self.replay.runtime_workdir(), env=self.env)
+        return result.stdout.strip()
+
+
+def _with_host_and_port(cmd: list[str], port: int) -> list[str]:
+    out = list(cmd)
+    for flag, value in (("--host", "127.0.0.1"), ("--port", str(port))):
+        assert flag in out, f"the Dockerfile's CMD sets no {flag}: {cmd}"
+        out[out.index(flag) + 1] = value
+    return out
+
+
+def _dockerfile(project: GeneratedProject) -> str:
+    return (project.path / "Dockerfile").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module", params=stage_params(STAGES))
+def service(
+    request: pytest.FixtureRequest, projects: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    project = projects.promoted(request.param)
+    replay = DockerReplay(context=project.path, root=tmp_path_factory.mktemp("image"))
+    replay.replay()
+    env = replay.runtime_env()
+    port = free_port()
+    cmd = _with_host_and_port(dockerfile_cmd(_dockerfile(project)), port)
+    executable = shutil.which(cmd[0], path=env["PATH"])
+    assert executable, f"{cmd[0]} is not on the image's PATH"
+    assert Path(executable).is_relative_to(replay.root), "the entry must come from the image"
+    url = f"http://127.0.0.1:{port}"
+    with serve([executable, *cmd[1:]], replay.runtime_workdir(), env, f"{url}/health"):
+        yield Service(project, replay, url, port, env)
+
+
+def test_runtime_environment_has_no_training_or_dev_tools(service: Service) -> None:
+    """The image installs what serving needs: no full MLflow stack, no test tools."""
+    installed = json.loads(
+        service.python(
+            "import json, importlib.metadata as m;"
+            "print(json.dumps(sorted(d.metadata['Name'].lower() for d in m.distributions())))"
+        )
+    )
+    assert "mlflow-skinny" in installed
+    assert not {"mlflow", "pytest", "mypy", "ruff", "pre-commit"} & set(installed)
+    location = service.python(f"import {service.project.package} as p; print(p.__file__)")
+    assert "site-packages" in location, "the package is installed, not imported from a source tree"
+
+
+def test_health_and_ready(service: Service) -> None:
+    assert httpx.get(f"{service.url}/health", timeout=10).status_code == 200
+    ready = httpx.get(f"{service.url}/ready", timeout=10)
+    assert ready.status_code == 200, ready.text
+
+
+def _example_payload(service: Service) -> dict[str, Any]:
+    """The request example the API documents for /predict (what /docs offers to try)."""
+    spec = httpx.get(f"{service.url}/openapi.json", timeout=10).json()
+    body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    schema = body["schema"]
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    examples = [
+        *schema.get("examples", []),
+        *[e["value"] for e in body.get("examples", {}).values()],
+    ]
+    if "example" in body:
+        examples.append(body["example"])
+    assert examples, "document an example request for /predict"
+    return examples[0]
+
+
+def test_predict_the_documented_example(service: Service) -> None:
+    payload = _example_payload(service)
+    response = httpx.post(f"{service.url}/predict", json=payload, timeout=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["predictions"]) == len(payload["records"])
+    assert all(isinstance(p, int) for p in body["predictions"])
+    for row in body["probabilities"]:
+        assert math.isclose(sum(row), 1.0, abs_tol=1e-6)
+    info = json.loads((service.project.path / "build" / "model" / "model_info.json").read_text())
+    assert str(body["model_version"]) == str(info["version"])
+
+
+def test_predictions_on_real_records_are_mostly_right(service: Service) -> None:
+    """A batch of the sample data through the service: the champion's answers agree with
+    the labels about as well as its test metrics said."""
+    script = (
+        "import json\n"
+        f"from {service.project.package}.data import load_dataset\n"
+        f"from {service.project.package}.schema import FEATURE_COLUMNS, TARGET_COLUMN\n"
+        "df = load_dataset().sample(n=60, random_state=7)\n"
+        "print(json.dumps({'records': df[list(FEATURE_COLUMNS)].to_dict(orient='records'),"
+        " 'labels': df[TARGET_COLUMN].tolist()}))\n"
+    )
+    data = json.loads(service.project.uv("run", "python", "-c", script).stdout.splitlines()[-1])
+    response = httpx.post(f"{service.url}/predict", json={"records": data["records"]}, timeout=30)
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    right = sum(p == y for p, y in zip(predictions, data["labels"], strict=True))
+    assert right / len(predictions) >= 0.8
+
+
+def _record(service: Service) -> dict[str, Any]:
+    return dict(_example_payload(service)["records"][0])
+
+
+def _malformed(service: Service) -> list[tuple[str, dict[str, Any]]]:
+    record = _record(service)
+    feature = next(iter(record))
+    missing = {k: v for k, v in record.items() if k != feature}
+    max_batch = int(
+        service.python(
+            f"from {service.project.package}.config import get_settings;"
+            "print(get_settings().max_batch_size)"
+        )
+    )
+    raw = json.dumps({"records": [record]})
+    return [
+        (
+            "not JSON",
+            {"content": b"this is not json", "headers": {"content-type": "application/json"}},
+        ),
+        ("empty object", {"json": {}}),
+        ("a list", {"json": [record]}),
+        ("no records", {"json": {"records": []}}),
+        ("records not a list", {"json": {"records": record}}),
+        ("missing feature", {"json": {"records": [missing]}}),
+        ("unknown field", {"json": {"records": [{**record, "colour": 1.0}]}}),
+        ("extra top-level field", {"json": {"records": [record], "debug": True}}),
+        ("string value", {"json": {"records": [{**record, feature: "twelve"}]}}),
+        ("null value", {"json": {"records": [{**record, feature: None}]}}),
+        ("nested value", {"json": {"records": [{**record, feature: [1.0]}]}}),
+        ("NaN", {"content": raw.replace(json.dumps(record[feature]), "NaN", 1)}),
+        ("Infinity", {"content": raw.replace(json.dumps(record[feature]), "Infinity", 1)}),
+        ("huge number", {"content": raw.replace(json.dumps(record[feature]), "1e999", 1)}),
+        ("too many records", {"json": {"records": [record] * (max_batch + 1)}}),
+    ]
+
+
+def test_malformed_payloads_get_4xx_never_5xx(service: Service) -> None:
+    answers = {}
+    for name, kwargs in _malformed(service):
+        kwargs.setdefault("headers", {"content-type": "application/json"})
+        response = httpx.post(f"{service.url}/predict", timeout=30, **kwargs)
+        answers[name] = response.status_code
+        if 400 <= response.status_code < 500:
+            assert response.json().get("detail"), f"{name}: 4xx without a detail message"
+    assert {n: c for n, c in answers.items() if not 400 <= c < 500} == {}
+    assert answers["too many records"] == 413
+    assert httpx.get(f"{service.url}/health", timeout=10).status_code == 200
+
+
+def test_metrics(service: Service) -> None:
+    httpx.post(f"{service.url}/predict", json=_example_payload(service), timeout=30)
+    response = httpx.get(f"{service.url}/metrics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert "# TYPE" in text
+    assert "_bucket{" in text, "a latency histogram"
+    assert "/predict" in text, "requests counted by endpoint"
+    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+    server_errors = [line for line in samples if '"5' in line and "status" in line]
+    assert server_errors == [], "no request may have ended in a 5xx"
+
+
+def test_predictions_are_logged(service: Service) -> None:
+    payload = _example_payload(service)
+    httpx.post(f"{service.url}/predict", json=payload, timeout=30).raise_for_status()
+    logs = list(service.replay.root.rglob("*.jsonl"))
+    assert logs, "no prediction log written where the image's settings point"
+    lines = [json.loads(line) for log in logs for line in log.read_text().splitlines() if line]
+    assert lines
+    assert all("model_version" in line for line in lines)
+
+
+def test_healthcheck_command(service: Service) -> None:
+    """The image's HEALTHCHECK passes against the running service and fails without one."""
+    check = dockerfile_healthcheck(_dockerfile(service.project))
+    cwd = service.replay.runtime_workdir()
+    ours = [arg.replace(":8000", f":{service.port}") for arg in check]
+    assert ours != check, "the health check should probe the port the CMD listens on (8000)"
+    assert run(ours, cwd, env=service.env, check=False).returncode == 0
+    dead = [arg.replace(":8000", f":{free_port()}") for arg in check]
+    assert run(dead, cwd, env=service.env, check=False, timeout=60).returncode != 0
+
+
+def test_not_ready_without_a_model(service: Service, tmp_path: Path) -> None:
+    """With no model where MODEL_URI points, the process is alive but not ready."""
+    port = free_port()
+    cmd = _with_host_and_port(dockerfile_cmd(_dockerfile(service.project)), port)
+    env = {**service.env, f"{service.project.prefix}MODEL_URI": str(tmp_path / "nothing-here")}
+    url = f"http://127.0.0.1:{port}"
+    with serve(cmd, service.replay.runtime_workdir(), env, f"{url}/health"):
+        assert httpx.get(f"{url}/ready", timeout=10).status_code == 503
+        response = httpx.post(f"{url}/predict", json=_example_payload(service), timeout=30)
+        assert response.status_code == 503
+
+
+@pytest.mark.parametrize("stage", stage_params(stages_with("registry")))
+def test_gate_refuses_a_model_below_threshold(projects: Any, stage: str) -> None:
+    """An impossible accuracy threshold: promote exits non-zero, names the failed metric,
+    and leaves the champion alias where it was."""
+    project = projects.promoted(stage)
+    champion = (
+        "from mlflow import MlflowClient\n"
+        f"from {project.package}.config import get_settings\n"
+        "s = get_settings()\n"
+        "print(MlflowClient().get_model_version_by_alias(s.model_name, s.model_alias).version)\n"
+    )
+    before = project.uv("run", "python", "-c", champion).stdout.split()[-1]
+    result = project.make(
+        "promote", env={f"{project.prefix}GATE_MIN_ACCURACY": "1.01"}, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "accuracy" in output
+    assert "1.01" in output
+    after = project.uv("run", "python", "-c", champion).stdout.split()[-1]
+    assert after == before
