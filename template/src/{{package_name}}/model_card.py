@@ -1,0 +1,164 @@
+"""Write the model card of a registered model version from what its run recorded.
+
+Everything factual on the card (data, parameters, metrics, code version, gate verdict)
+is read from MLflow, so the card cannot disagree with the registry. The intended use and
+the limitations describe this project's model: keep them up to date when it changes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlflow.entities import Run
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from .config import Settings
+from .registry import GATE_DETAILS_TAG, GATE_TAG, RegistryError, mlflow_client
+from .schema import FEATURES, TARGET_COLUMN
+from .train import GIT_COMMIT_TAG, GIT_DIRTY_TAG
+
+# Run parameters that describe the data; the card shows them under "Data".
+DATA_PARAMS = frozenset(
+    {"dataset_name", "dataset_rows", "dataset_digest", "train_rows", "test_rows"}
+)
+
+INTENDED_USE = """\
+Predicts the cultivar (class 0, 1 or 2) of a wine from 13 results of its chemical
+analysis. The model is trained on the UCI wine data: 178 wines from three cultivars
+grown in one region of Italy. Use it to sort wines of that region and those cultivars
+by their analysis, with the predicted probabilities as a measure of confidence.
+"""
+
+LIMITATIONS = """\
+- The data are small (178 wines) and old; the test metrics come from a few dozen
+  wines, so they are uncertain by several percentage points.
+- Wines from other regions, other grape varieties or other laboratories' methods are
+  outside what the model has seen; its predictions for them mean little.
+- Inputs outside the ranges in the data contract are refused rather than extrapolated.
+- A logistic regression on standardised features: it cannot say "none of the three".
+"""
+
+
+def _version(settings: Settings, version: str | None) -> ModelVersion:
+    client = mlflow_client(settings)
+    try:
+        if version is None:
+            return client.get_model_version_by_alias(settings.model_name, settings.model_alias)
+        return client.get_model_version(settings.model_name, version)
+    except MlflowException as error:
+        wanted = f"alias {settings.model_alias!r}" if version is None else f"version {version}"
+        msg = f"registered model {settings.model_name!r} has no {wanted}"
+        raise RegistryError(msg) from error
+
+
+def _table(header: tuple[str, str], rows: list[tuple[str, str]]) -> str:
+    lines = [f"| {header[0]} | {header[1]} |", "| --- | --- |"]
+    lines += [f"| {key} | {value} |" for key, value in rows]
+    return "\n".join(lines)
+
+
+def _code_version(run: Run) -> str:
+    commit = run.data.tags.get(GIT_COMMIT_TAG)
+    if commit is None:
+        return "unknown (not trained inside a git work tree)"
+    if run.data.tags.get(GIT_DIRTY_TAG) == "true":
+        return f"`{commit}`, with uncommitted changes"
+    return f"`{commit}`"
+
+
+def build_model_card(settings: Settings, version: str | None = None) -> str:
+    """The model card of `version`, or of the version the serving alias points at."""
+    model_version = _version(settings, version)
+    run = mlflow_client(settings).get_run(str(model_version.run_id))
+    params = run.data.params
+    metrics = run.data.metrics
+    trained = datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC)
+    aliases = ", ".join(f"`{alias}`" for alias in model_version.aliases) or "none"
+    gate = model_version.tags.get(GATE_TAG, "not checked")
+    gate_details = model_version.tags.get(GATE_DETAILS_TAG, "").split("; ")
+
+    overview = _table(
+        ("", ""),
+        [
+            ("Registered model", f"`{model_version.name}`, version {model_version.version}"),
+            ("Aliases", aliases),
+            ("Training run", f"`{run.info.run_id}`"),
+            ("Trained", trained.strftime("%Y-%m-%d %H:%M UTC")),
+            ("Code version", _code_version(run)),
+            ("Evaluation gate", gate),
+        ],
+    )
+    data = _table(
+        ("", ""),
+        [
+            ("Dataset", f"`{params.get('dataset_name', 'unknown')}`"),
+            ("Rows", params.get("dataset_rows", "unknown")),
+            ("Training rows", params.get("train_rows", "unknown")),
+            ("Test rows", params.get("test_rows", "unknown")),
+            ("Content digest (SHA-256)", f"`{params.get('dataset_digest', 'unknown')}`"),
+            ("Target", f"`{TARGET_COLUMN}`"),
+        ],
+    )
+    features = _table(
+        ("Feature", "Accepted range"),
+        [
+            (f"`{feature.name}`: {feature.description}", f"{feature.minimum} to {feature.maximum}")
+            for feature in FEATURES
+        ],
+    )
+    evaluation = _table(
+        ("Metric (test split)", "Value"),
+        [(f"`{name}`", f"{value:.4f}") for name, value in sorted(metrics.items())],
+    )
+    parameters = _table(
+        ("Parameter", "Value"),
+        [
+            (f"`{name}`", f"`{value}`")
+            for name, value in sorted(params.items())
+            if name not in DATA_PARAMS
+        ],
+    )
+    checks = "\n".join(f"- {detail}" for detail in gate_details if detail)
+
+    return f"""\
+# Model card: {model_version.name} version {model_version.version}
+
+Written from the MLflow run that trained the model; regenerate it with the
+`model-card` command rather than editing it.
+
+{overview}
+
+## Intended use
+
+{INTENDED_USE}
+## Data
+
+{data}
+
+{features}
+
+## Evaluation
+
+{evaluation}
+
+## Evaluation gate: {gate}
+
+{checks or "No gate result was recorded for this version."}
+
+## Limitations
+
+{LIMITATIONS}
+## Training parameters
+
+{parameters}
+"""
+
+
+def write_model_card(settings: Settings, version: str | None = None) -> Path:
+    """Write the model card to `settings.model_card_path` and return that path."""
+    path = settings.model_card_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(build_model_card(settings, version), encoding="utf-8")
+    return path

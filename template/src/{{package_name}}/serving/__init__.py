@@ -1,0 +1,1 @@
+"""HTTP service that serves the champion model: health, readiness, predictions, metrics."""

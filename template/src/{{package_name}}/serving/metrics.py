@@ -1,0 +1,82 @@
+"""Prometheus metrics of the service, kept in a registry of its own per app."""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Request paths outside the API are counted under one label, so that scanners probing
+# random URLs cannot blow up the number of time series.
+OTHER_PATH = "other"
+
+
+class ServiceMetrics:
+    """Request counts, latencies and predictions by class."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "http_requests",
+            "HTTP requests by method, path and status code.",
+            ["method", "path", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and path.",
+            ["method", "path"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.predictions = Counter(
+            "predictions",
+            "Records scored, by predicted class.",
+            ["predicted_class"],
+            registry=self.registry,
+        )
+        self.model_info = Gauge(
+            "model_info",
+            "The model being served (always 1), labelled with its version.",
+            ["version"],
+            registry=self.registry,
+        )
+
+    def count_predictions(self, labels: Iterable[int]) -> None:
+        for label, count in collections.Counter(labels).items():
+            self.predictions.labels(predicted_class=str(label)).inc(count)
+
+
+class MetricsMiddleware:
+    """Plain ASGI middleware that counts and times every HTTP request."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, paths: Iterable[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.paths = frozenset(paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            path = scope["path"] if scope["path"] in self.paths else OTHER_PATH
+            method = scope["method"]
+            self.metrics.requests.labels(method=method, path=path, status=str(status)).inc()
+            self.metrics.latency.labels(method=method, path=path).observe(
+                time.perf_counter() - start
+            )
