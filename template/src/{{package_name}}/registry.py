@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class GateCheck:
     def __str__(self) -> str:
         value = "missing" if self.value is None else f"{self.value:.4f}"
         verdict = "ok" if self.passed else "FAILED"
-        return f"{self.metric} = {value} (at least {self.threshold:.4f}): {verdict}"
+        return f"{self.metric} = {value} (at least {self.threshold:g}): {verdict}"
 
 
 @dataclass(frozen=True)
@@ -198,13 +199,11 @@ def export_model(settings: Settings) -> Path:
             msg = f"{target} exists and is not an earlier export; not overwriting it"
             raise RegistryError(msg)
         shutil.rmtree(target)
-    target.mkdir(parents=True)
-    mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{version.name}/{version.version}",
-        dst_path=str(target),
-        tracking_uri=settings.mlflow_tracking_uri,
-        registry_uri=settings.mlflow_tracking_uri,
-    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    location = client.get_model_version_download_uri(version.name, version.version)
+    with tempfile.TemporaryDirectory(dir=target.parent) as staging:
+        downloaded = mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=staging)
+        Path(downloaded).rename(target)
     info = {
         "name": version.name,
         "version": str(version.version),

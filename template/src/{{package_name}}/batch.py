@@ -1,0 +1,70 @@
+"""Score a CSV file of records offline with the same model the service serves.
+
+The input must have a column per feature (`schema.FEATURE_COLUMNS`); other columns, such
+as an id, are carried through to the output. The output is the input plus `prediction`
+and one `probability_<class>` column per class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from pandera.errors import SchemaErrors
+
+from .config import Settings
+from .predictor import Predictor, load_predictor
+from .schema import FEATURE_COLUMNS, FEATURE_SCHEMA
+
+PREDICTION_COLUMN = "prediction"
+
+
+class BatchInputError(ValueError):
+    """The input file cannot be scored; the message lists every problem found."""
+
+
+def validate_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the feature columns of `frame`, checked against the data contract."""
+    missing = [column for column in FEATURE_COLUMNS if column not in frame.columns]
+    if missing:
+        msg = f"missing feature columns: {', '.join(missing)}"
+        raise BatchInputError(msg)
+    try:
+        return FEATURE_SCHEMA.validate(frame.loc[:, list(FEATURE_COLUMNS)], lazy=True)
+    except SchemaErrors as errors:
+        cases = errors.failure_cases
+        problems = [
+            f"row {row}, column {column}: {check} (got {value})"
+            for row, column, check, value in zip(
+                cases["index"], cases["column"], cases["check"], cases["failure_case"], strict=True
+            )
+        ]
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        msg = f"{len(problems)} invalid values:\n  {shown}{more}"
+        raise BatchInputError(msg) from errors
+
+
+def score_frame(frame: pd.DataFrame, predictor: Predictor) -> pd.DataFrame:
+    """Return `frame` with the prediction and the class probabilities of each row."""
+    result = predictor.predict(validate_features(frame))
+    scored = frame.copy()
+    scored[PREDICTION_COLUMN] = result.labels
+    probabilities = pd.DataFrame(
+        result.probabilities,
+        columns=[f"probability_{label}" for label in predictor.classes],
+        index=frame.index,
+    )
+    return pd.concat([scored, probabilities], axis="columns")
+
+
+def score_csv(input_path: Path, output_path: Path, settings: Settings) -> int:
+    """Score every row of `input_path` into `output_path`; returns the number of rows."""
+    frame = pd.read_csv(input_path)
+    if frame.empty:
+        msg = f"{input_path} has no rows to score"
+        raise BatchInputError(msg)
+    scored = score_frame(frame, load_predictor(settings))
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    scored.to_csv(output_path, index=False)
+    return len(scored)
