@@ -97,9 +97,10 @@ def maximal_project(render: Callable[..., GeneratedProject]) -> GeneratedProject
 class ProjectBuilder:
     """Builds a generated project once per stage and session, step by step.
 
-    Tests of the same stage share the build (they are grouped on one xdist worker), so
-    the slow `uv sync` runs once per stage. A step that failed fails every test that
-    needs it, with the original error, instead of being retried.
+    Tests of the same stage and copy share the build (they are grouped on one xdist
+    worker, see generated_project.stage_params), so each copy is installed once. A step
+    that failed fails every test that needs it, with the original error, instead of
+    being retried.
     """
 
     def __init__(self, render: Callable[..., GeneratedProject]) -> None:
@@ -119,7 +120,7 @@ class ProjectBuilder:
                 raise
         return self._done[key]
 
-    def built(self, stage: str) -> GeneratedProject:
+    def built(self, stage: str, copy: str = "checks") -> GeneratedProject:
         """Rendered at the smallest team size, installed with `uv sync`, committed."""
 
         def build() -> GeneratedProject:
@@ -133,11 +134,11 @@ class ProjectBuilder:
             run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], project.path, env=env)
             return project
 
-        return self._once("build", stage, build)
+        return self._once(f"build ({copy})", stage, build)
 
     def trained(self, stage: str) -> GeneratedProject:
-        """Built, then `make train` once."""
-        project = self.built(stage)
+        """The "run" copy built, then `make train` once."""
+        project = self.built(stage, copy="run")
         self._once("make train", stage, lambda: project.make("train"))
         return project
 

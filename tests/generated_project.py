@@ -90,12 +90,17 @@ def components_on(stage: str, team_size: str) -> set[str]:
     }
 
 
-def stage_params(stages: list[str] | None = None) -> list[Any]:
-    """Stages as test parameters, each in its own xdist group so one worker builds it."""
+def stage_params(stages: list[str] | None = None, copy: str = "checks") -> list[Any]:
+    """Stages as test parameters, grouped for pytest-xdist by stage and project copy.
+
+    Each stage's project is built twice, as two copies: "checks" runs the project's own
+    checks, "run" trains, promotes and serves. All tests of one copy run on one worker,
+    which builds it once; the two copies build and run on two workers side by side.
+    """
     import pytest
 
     return [
-        pytest.param(stage, id=stage, marks=pytest.mark.xdist_group(f"project-{stage}"))
+        pytest.param(stage, id=stage, marks=pytest.mark.xdist_group(f"{stage}-{copy}"))
         for stage in (STAGES if stages is None else stages)
     ]
 
@@ -348,9 +353,9 @@ def dockerfile_sync_commands(text: str) -> list[list[str]]:
     return _sync_commands(_builder(parse_dockerfile(text)))
 
 
-# Settings that change how fast an install is, not what it installs: a replay keeps the
-# shared uv cache instead of the image's no-cache layer.
-_REPLAY_SKIPS = {"UV_NO_CACHE"}
+# Settings that change how an install is done, not what it installs: a replay uses the
+# shared uv cache with links instead of the image's uncached, copied, precompiled layer.
+_REPLAY_SKIPS = {"UV_NO_CACHE", "UV_COMPILE_BYTECODE", "UV_LINK_MODE"}
 
 
 def dockerfile_env(text: str) -> dict[str, str]:

@@ -68,7 +68,7 @@ def test_formatting_changes_nothing(project: GeneratedProject) -> None:
     _git_clean(project)
 
 
-@pytest.mark.parametrize("stage", stage_params())
+@pytest.mark.parametrize("stage", stage_params(copy="run"))
 def test_make_train_tracks_a_run(projects, stage: str) -> None:
     """`make train` trains, evaluates and logs a run with metrics and a model to the
     project-local MLflow store, whose files git ignores."""

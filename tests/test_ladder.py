@@ -63,12 +63,18 @@ def test_template_files_are_conditional_only_through_components_yml() -> None:
 
 
 def test_templates_test_components_not_stages() -> None:
-    """Templates switch on components by name, never on the stage or team size answers,
-    which would restate the ladder outside components.yml."""
+    """Templates switch on components by name, never by comparing the stage or team size
+    answers, which would restate the ladder outside components.yml. (Looking a stage up
+    in the ladder, e.g. to name the next one, is reading it, and fine.)"""
+    answer = r"\b(?:maturity_stage|team_size)\b"
+    comparison = re.compile(
+        rf"{answer}\s*(?:==|!=|<|>|\bin\b|\bnot\s+in\b)|(?:==|!=|<|>)\s*{answer}"
+    )
     offenders = []
     for path in (ROOT / "template").rglob("*"):
         if path.is_file():
             text = path.read_text(encoding="utf-8", errors="replace")
-            for match in re.finditer(r"\{%[^}]*\b(maturity_stage|team_size)\b", text):
-                offenders.append(f"{path.relative_to(ROOT)}: {match.group(0)}")
+            for block in re.findall(r"\{%.*?%\}|\{\{.*?\}\}", text, flags=re.DOTALL):
+                if comparison.search(block):
+                    offenders.append(f"{path.relative_to(ROOT)}: {block}")
     assert offenders == []

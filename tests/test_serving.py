@@ -61,7 +61,7 @@ def _dockerfile(project: GeneratedProject) -> str:
     return (project.path / "Dockerfile").read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module", params=stage_params(STAGES))
+@pytest.fixture(scope="module", params=stage_params(STAGES, copy="run"))
 def service(
     request: pytest.FixtureRequest, projects: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
@@ -245,7 +245,7 @@ def test_not_ready_without_a_model(service: Service, tmp_path: Path) -> None:
         assert response.status_code == 503
 
 
-@pytest.mark.parametrize("stage", stage_params(stages_with("registry")))
+@pytest.mark.parametrize("stage", stage_params(stages_with("registry"), copy="run"))
 def test_gate_refuses_a_model_below_threshold(projects: Any, stage: str) -> None:
     """An impossible accuracy threshold: promote exits non-zero, names the failed metric,
     and leaves the champion alias where it was."""
