@@ -65,5 +65,6 @@ def test_update_moves_up_a_stage_and_keeps_user_edits(
     assert f"maturity_stage: {last}" in answers
     # No conflict markers anywhere: the template's and the user's changes merged cleanly.
     env = {**clean_env(), **GIT_ENV}
-    grep = run_command(["git", "grep", "-l", "-e", "^<<<<<<< ", "--", "."], project, env, check=False)
+    markers = ["git", "grep", "-l", "-e", "^<<<<<<< ", "--", "."]
+    grep = run_command(markers, project, env, check=False)
     assert grep.returncode == 1, f"conflict markers in: {grep.stdout}"
