@@ -11,6 +11,7 @@ Serving and batch scoring share this loader, so both resolve `MODEL_URI` the sam
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,6 +63,12 @@ class Predictor:
         probabilities = self.model.predict_proba(features)
         labels = self.model.classes_[probabilities.argmax(axis=1)]
         return Predictions(labels=labels.tolist(), probabilities=probabilities.tolist())
+
+
+def features_frame(records: Sequence[Mapping[str, float]]) -> pd.DataFrame:
+    """Records (feature name to value) as the model's input frame, columns in order."""
+    values = np.array([[record[name] for name in FEATURE_COLUMNS] for record in records])
+    return pd.DataFrame(values, columns=list(FEATURE_COLUMNS), dtype=np.float64)
 
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
