@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,22 +62,54 @@ def _dockerfile(project: GeneratedProject) -> str:
     return (project.path / "Dockerfile").read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module", params=stage_params(STAGES, copy="run"))
-def service(
-    request: pytest.FixtureRequest, projects: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Service]:
-    project = projects.promoted(request.param)
-    replay = DockerReplay(context=project.path, root=tmp_path_factory.mktemp("image"))
-    replay.replay()
-    env = replay.runtime_env()
-    port = free_port()
-    cmd = _with_host_and_port(dockerfile_cmd(_dockerfile(project)), port)
-    executable = shutil.which(cmd[0], path=env["PATH"])
-    assert executable, f"{cmd[0]} is not on the image's PATH"
-    assert Path(executable).is_relative_to(replay.root), "the entry must come from the image"
-    url = f"http://127.0.0.1:{port}"
-    with serve([executable, *cmd[1:]], replay.runtime_workdir(), env, f"{url}/health"):
-        yield Service(project, replay, url, port, env)
+class Services:
+    """One running service per stage for the whole session, stopped at its end.
+
+    Kept at session level (not module scope) because pytest-xdist may tear a module's
+    fixtures down between two tests of one group; replaying the image again costs more
+    than it tests.
+    """
+
+    def __init__(self, projects: Any, tmp: pytest.TempPathFactory) -> None:
+        self._projects = projects
+        self._tmp = tmp
+        self._stack = ExitStack()
+        self._services: dict[str, Service] = {}
+
+    def get(self, stage: str) -> Service:
+        if stage not in self._services:
+            project = self._projects.promoted(stage)
+            replay = DockerReplay(context=project.path, root=self._tmp.mktemp("image"))
+            replay.replay()
+            env = replay.runtime_env()
+            port = free_port()
+            cmd = _with_host_and_port(dockerfile_cmd(_dockerfile(project)), port)
+            executable = shutil.which(cmd[0], path=env["PATH"])
+            assert executable, f"{cmd[0]} is not on the image's PATH"
+            assert Path(executable).is_relative_to(replay.root), "the entry must be the image's"
+            url = f"http://127.0.0.1:{port}"
+            self._stack.enter_context(
+                serve([executable, *cmd[1:]], replay.runtime_workdir(), env, f"{url}/health")
+            )
+            self._services[stage] = Service(project, replay, url, port, env)
+        return self._services[stage]
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@pytest.fixture(scope="session")
+def services(projects: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    manager = Services(projects, tmp_path_factory)
+    try:
+        yield manager
+    finally:
+        manager.close()
+
+
+@pytest.fixture(params=stage_params(STAGES, copy="run"))
+def service(request: pytest.FixtureRequest, services: Services) -> Service:
+    return services.get(request.param)
 
 
 def test_runtime_environment_has_no_training_or_dev_tools(service: Service) -> None:
@@ -213,13 +246,27 @@ def test_metrics(service: Service) -> None:
 
 
 def test_predictions_are_logged(service: Service) -> None:
+    """Each served prediction adds one JSON line, where the image's settings point."""
+    log = Path(
+        service.python(
+            "from pathlib import Path;"
+            f"from {service.project.package}.config import get_settings;"
+            "print(Path(get_settings().prediction_log_path).resolve())"
+        )
+    )
+    assert log.is_relative_to(service.replay.root), "the log is written inside the image"
+
+    def lines() -> list[dict[str, Any]]:
+        text = log.read_text(encoding="utf-8") if log.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    before = len(lines())
     payload = _example_payload(service)
-    httpx.post(f"{service.url}/predict", json=payload, timeout=30).raise_for_status()
-    logs = list(service.replay.root.rglob("*.jsonl"))
-    assert logs, "no prediction log written where the image's settings point"
-    lines = [json.loads(line) for log in logs for line in log.read_text().splitlines() if line]
-    assert lines
-    assert all("model_version" in line for line in lines)
+    records = payload["records"] * 3
+    httpx.post(f"{service.url}/predict", json={"records": records}, timeout=30).raise_for_status()
+    logged = lines()[before:]
+    assert len(logged) == len(records)
+    assert all(line["model_version"] for line in logged)
 
 
 def test_healthcheck_command(service: Service) -> None:
