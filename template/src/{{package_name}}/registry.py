@@ -129,6 +129,7 @@ def latest_run(client: MlflowClient, settings: Settings) -> Run:
 
 
 def get_run(client: MlflowClient, run_id: str) -> Run:
+    """The run with `run_id`, or a `RegistryError` that says it does not exist."""
     try:
         return client.get_run(run_id)
     except MlflowException as error:
@@ -194,15 +195,16 @@ def export_model(settings: Settings) -> Path:
         )
         raise RegistryError(msg) from error
     target = settings.export_dir
-    if target.exists():
-        if not (target / MODEL_INFO_FILE).is_file() and any(target.iterdir()):
-            msg = f"{target} exists and is not an earlier export; not overwriting it"
-            raise RegistryError(msg)
-        shutil.rmtree(target)
+    if target.exists() and not (target / MODEL_INFO_FILE).is_file() and any(target.iterdir()):
+        msg = f"{target} exists and is not an earlier export; not overwriting it"
+        raise RegistryError(msg)
     target.parent.mkdir(parents=True, exist_ok=True)
     location = client.get_model_version_download_uri(version.name, version.version)
+    # Download next to the target first, so a failed download leaves the old export intact.
     with tempfile.TemporaryDirectory(dir=target.parent) as staging:
         downloaded = mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=staging)
+        if target.exists():
+            shutil.rmtree(target)
         Path(downloaded).rename(target)
     info = {
         "name": version.name,
