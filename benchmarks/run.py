@@ -1,0 +1,372 @@
+"""Benchmarks for copier-mlops, each measured against a baseline in the same run.
+
+1. Render time of the deploy stage against a one-file Copier template (Copier's floor).
+2. Time from `copier copy` to the first successful /predict (warm uv cache; --cold also
+   measures with an empty cache, which downloads every package).
+3. /predict throughput and p99 latency of the generated service against a bare FastAPI
+   endpoint calling the same model, same server settings, same load (127.0.0.1 only,
+   bounded request count).
+4. Size of the serving image's dependency set: the environment the Dockerfile's runtime
+   stage installs, replayed outside Docker.
+
+Usage: uv run python benchmarks/run.py [--cold] [--requests N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import copier
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from generated_project import (  # noqa: E402  (tests/ is not a package)
+    clean_env,
+    dockerfile_cmd,
+    dockerfile_env,
+    dockerfile_sync_commands,
+    free_port,
+    parse_dockerfile,
+    serve,
+)
+
+UV = shutil.which("uv") or "uv"
+ANSWERS = {"maturity_stage": "deploy", "team_size": "solo", "project_name": "Bench Model"}
+PACKAGE = "bench_model"
+SLUG = "bench-model"
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    subprocess.run(
+        cmd,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def example_records(url: str, count: int) -> list[dict[str, float]]:
+    """`count` records built from the request example the service documents for /predict."""
+    spec = httpx.get(f"{url}/openapi.json", timeout=10).json()
+    schema = spec["components"]["schemas"]["PredictionRequest"]
+    records: list[dict[str, float]] = schema["examples"][0]["records"]
+    return (records * count)[:count]
+
+
+@contextmanager
+def server(cmd: list[str], cwd: Path, port: int, env: dict[str, str]) -> Iterator[str]:
+    """A server on 127.0.0.1:`port`, ready once /health answers; stopped afterwards."""
+    url = f"http://127.0.0.1:{port}"
+    with serve(cmd, cwd, {**os.environ, **env}, f"{url}/openapi.json"):
+        yield url
+
+
+# 1. Render time ---------------------------------------------------------------------
+
+
+def _git_template(where: Path, files: dict[str, bytes]) -> Path:
+    """A template repository holding `files` and a copier.yml with one question."""
+    for name, content in files.items():
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
+        (where / name).write_bytes(content)
+    (where / "copier.yml").write_text("name:\n  type: str\n  default: floor\n")
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=b", "-c", "user.email=b@b.invalid", "commit", "-qm", "floor"],
+    ):
+        run(cmd, where)
+    return where
+
+
+def bench_render(tmp: Path, repeats: int = 7) -> dict[str, Any]:
+    """Median render times of the deploy stage and two floors, interleaved.
+
+    `floor` is a one-file template: Copier's fixed cost. `same_files` is a plain template
+    holding the deploy stage's rendered files verbatim: Copier's cost for that many files
+    (it runs a git subprocess and compiles each path as Jinja per file), so the difference
+    to it is what this template's questions, validators and Jinja add.
+    """
+    ours = tmp / "template-clone"
+    run(["git", "clone", "-q", str(ROOT), str(ours)], tmp)
+    rendered = tmp / "rendered"
+    copier.run_copy(str(ours), rendered, data=ANSWERS, defaults=True, quiet=True, vcs_ref="HEAD")
+    files = {
+        p.relative_to(rendered).as_posix(): p.read_bytes()
+        for p in rendered.rglob("*")
+        if p.is_file() and p.name != ".copier-answers.yml"
+    }
+    sources = {
+        "floor": (_git_template(tmp / "floor", {"README.md.jinja": b"# {{ name }}\n"}), {}),
+        "same_files": (_git_template(tmp / "same-files", files), {}),
+        "deploy": (ours, ANSWERS),
+    }
+    times: dict[str, list[float]] = {name: [] for name in sources}
+    for i in range(repeats + 1):  # the first round warms imports and caches
+        for name, (src, data) in sources.items():
+            dst = tmp / f"render-{name}-{i}"
+            start = time.perf_counter()
+            copier.run_copy(
+                str(src), dst, data=data, defaults=True, unsafe=False, quiet=True, vcs_ref="HEAD"
+            )
+            if i:
+                times[name].append(time.perf_counter() - start)
+    medians = {f"{name}_s": statistics.median(values) for name, values in times.items()}
+    return {
+        **medians,
+        "files": len(files),
+        "ratio": medians["deploy_s"] / medians["floor_s"],
+        "ratio_same_files": medians["deploy_s"] / medians["same_files_s"],
+    }
+
+
+# 2. Time to first prediction ---------------------------------------------------------
+
+
+def bench_first_prediction(tmp: Path, cache: Path | None) -> tuple[dict[str, Any], Path]:
+    env = {"UV_CACHE_DIR": str(cache)} if cache else {}
+    project = tmp / ("first-prediction-cold" if cache else "first-prediction")
+    steps: dict[str, float] = {}
+    start = last = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        steps[name] = now - last
+        last = now
+
+    copier.run_copy(
+        str(ROOT), project, data=ANSWERS, defaults=True, unsafe=False, quiet=True, vcs_ref="HEAD"
+    )
+    lap("copier copy")
+    run([UV, "sync", "--quiet"], project, env)
+    lap("uv sync")
+    run([UV, "run", "--no-sync", SLUG, "train"], project, env)
+    lap("train")
+    run([UV, "run", "--no-sync", SLUG, "promote"], project, env)
+    lap("promote")
+    port = free_port()
+    cmd = [UV, "run", "--no-sync", SLUG, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with server(cmd, project, port, env) as url:
+        body = {"records": example_records(url, 1)}
+        response = httpx.post(f"{url}/predict", json=body, timeout=30)
+        response.raise_for_status()
+        lap("serve + first /predict")
+    return {"total_s": time.perf_counter() - start, "steps": steps}, project
+
+
+# 3. Serving throughput ----------------------------------------------------------------
+
+BARE_APP = textwrap.dedent(
+    """
+    import os
+
+    import mlflow.sklearn
+    import pandas as pd
+    from fastapi import FastAPI
+
+    model = mlflow.sklearn.load_model(os.environ["BARE_MODEL_DIR"])
+    app = FastAPI()
+
+
+    @app.post("/predict")
+    def predict(body: dict[str, list[dict[str, float]]]) -> dict[str, list[int]]:
+        return {"predictions": model.predict(pd.DataFrame(body["records"])).tolist()}
+    """
+)
+
+
+async def _load(url: str, body: dict[str, Any], requests: int, concurrency: int) -> list[float]:
+    latencies: list[float] = []
+    queue = iter(range(requests))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for _ in queue:
+            start = time.perf_counter()
+            response = await client.post(f"{url}/predict", json=body)
+            latencies.append(time.perf_counter() - start)
+            response.raise_for_status()
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return latencies
+
+
+def _measure(url: str, body: dict[str, Any], requests: int, concurrency: int) -> dict[str, float]:
+    asyncio.run(_load(url, body, requests // 10, concurrency))  # warm-up
+    start = time.perf_counter()
+    latencies = sorted(asyncio.run(_load(url, body, requests, concurrency)))
+    elapsed = time.perf_counter() - start
+    return {"rps": requests / elapsed, "p99_ms": 1000 * latencies[int(0.99 * len(latencies)) - 1]}
+
+
+def bench_throughput(project: Path, requests: int, concurrency: int = 8) -> dict[str, Any]:
+    run([UV, "run", "--no-sync", SLUG, "export-model"], project)
+    model_dir = project / "build" / "model"
+    (project / "bare_app.py").write_text(BARE_APP)
+    python = str(project / ".venv" / "bin" / "python")
+    prefix = PACKAGE.upper()
+    generated_env = {
+        f"{prefix}_MODEL_URI": str(model_dir),
+        f"{prefix}_PREDICTION_LOG_PATH": str(project / "bench-predictions.jsonl"),
+    }
+    results: dict[str, list[dict[str, float]]] = {"bare": [], "generated": []}
+    body: dict[str, Any] = {}
+    for _ in range(2):  # alternate to spread the machine's drift over both
+        for name in ("generated", "bare"):
+            port = free_port()
+            target = [f"{PACKAGE}.serving.app:create_app", "--factory"]
+            if name == "bare":
+                target = ["bare_app:app"]
+            cmd = [
+                python,
+                "-m",
+                "uvicorn",
+                *target,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ]
+            env = {"BARE_MODEL_DIR": str(model_dir)} if name == "bare" else generated_env
+            with server(cmd, project, port, env) as url:
+                if name == "generated":
+                    body = {"records": example_records(url, 1)}
+                results[name].append(_measure(url, body, requests, concurrency))
+    best = {
+        name: {"rps": max(r["rps"] for r in runs), "p99_ms": min(r["p99_ms"] for r in runs)}
+        for name, runs in results.items()
+    }
+    return {
+        **best,
+        "rps_ratio": best["generated"]["rps"] / best["bare"]["rps"],
+        "p99_ratio": best["generated"]["p99_ms"] / best["bare"]["p99_ms"],
+        "requests": requests,
+        "concurrency": concurrency,
+    }
+
+
+# 4. Serving image dependency size ------------------------------------------------------
+
+
+def _size_mb(path: Path) -> float:
+    return (
+        sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
+    )
+
+
+def bench_image_size(project: Path) -> dict[str, Any]:
+    dockerfile = (project / "Dockerfile").read_text()
+    runtime_env = project.parent / "runtime-venv"
+    env = {"UV_PROJECT_ENVIRONMENT": str(runtime_env), **dockerfile_env(dockerfile)}
+    for command in dockerfile_sync_commands(dockerfile):
+        run(command, project, env)
+    # The runtime stage compiles bytecode for what the service imports: count that too.
+    compile_env = {k: v for k, v in clean_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for instruction in parse_dockerfile(dockerfile)[-1].instructions:
+        if instruction.keyword == "RUN" and instruction.args.startswith("/app/.venv/"):
+            command = shlex.split(instruction.args.replace("/app/.venv", str(runtime_env)))
+            subprocess.run(command, cwd=project, env=compile_env, check=True)
+    assert dockerfile_cmd(dockerfile)[0] == "uvicorn"
+    return {"runtime_mb": _size_mb(runtime_env), "dev_env_mb": _size_mb(project / ".venv")}
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", action="store_true", help="also measure with an empty uv cache")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per load run")
+    parser.add_argument("--json", type=Path, help="write the results here as JSON")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        results["render"] = bench_render(tmp)
+        results["first_prediction_warm"], project = bench_first_prediction(tmp, cache=None)
+        if args.cold:
+            results["first_prediction_cold"], _ = bench_first_prediction(
+                tmp, cache=tmp / "uv-cache"
+            )
+        results["throughput"] = bench_throughput(project, args.requests)
+        results["image"] = bench_image_size(project)
+    print(report(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def report(results: dict[str, Any]) -> str:
+    r, t, i = results["render"], results["throughput"], results["image"]
+    warm = results["first_prediction_warm"]
+    rows = [
+        (
+            "render deploy vs one-file template",
+            f"{r['deploy_s'] * 1000:.0f} ms vs {r['floor_s'] * 1000:.0f} ms",
+            f"{r['ratio']:.2f}x",
+            "<= 1.5x",
+        ),
+        (
+            f"render deploy vs plain template of the same {r['files']} files",
+            f"{r['deploy_s'] * 1000:.0f} ms vs {r['same_files_s'] * 1000:.0f} ms",
+            f"{r['ratio_same_files']:.2f}x",
+            "report",
+        ),
+        ("copier copy -> first /predict (warm cache)", f"{warm['total_s']:.1f} s", "", "<= 20 s"),
+    ]
+    if "first_prediction_cold" in results:
+        cold = results["first_prediction_cold"]
+        rows.append(
+            ("copier copy -> first /predict (cold cache)", f"{cold['total_s']:.1f} s", "", "report")
+        )
+    rows += [
+        (
+            "/predict throughput, generated vs bare",
+            f"{t['generated']['rps']:.0f} vs {t['bare']['rps']:.0f} req/s",
+            f"{t['rps_ratio']:.2f}x",
+            ">= 0.8x",
+        ),
+        (
+            "/predict p99, generated vs bare",
+            f"{t['generated']['p99_ms']:.1f} vs {t['bare']['p99_ms']:.1f} ms",
+            f"{t['p99_ratio']:.2f}x",
+            "<= 1.2x",
+        ),
+        (
+            "serving dependency set (runtime venv)",
+            f"{i['runtime_mb']:.0f} MB",
+            f"dev env {i['dev_env_mb']:.0f} MB",
+            "<= 400 MB",
+        ),
+    ]
+    lines = ["| measure | value | ratio / note | target |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in warm["steps"].items())
+    return "\n".join(lines) + f"\n\nWarm steps: {steps}\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
