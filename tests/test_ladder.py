@@ -36,7 +36,9 @@ def test_component_is_well_formed(name: str) -> None:
     assert component.get("summary", "").strip(), f"{name}: needs a one-line summary"
     for path in component.get("paths", []):
         assert isinstance(path, str) and path.strip() == path and path, f"{name}: bad path {path!r}"
-        assert not path.startswith(("/", "./")), f"{name}: {path!r} must be relative"
+        # gitignore-style: a leading "/" anchors to the project root; no ./ or ../
+        assert not path.startswith(("./", "../")), f"{name}: {path!r} must be project-relative"
+        assert "/../" not in path, f"{name}: {path!r} must stay inside the project"
 
 
 def test_derived_values_are_never_asked() -> None:
