@@ -1,5 +1,7 @@
 """Load the wine dataset, validate it and split it for training and evaluation."""
 
+from __future__ import annotations
+
 import hashlib
 
 import pandas as pd
@@ -44,7 +46,7 @@ def split_dataset(
     return train, test
 
 
-def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series[int]]:
     """Separate the model's inputs from the label."""
     return frame.loc[:, list(FEATURE_COLUMNS)], frame[TARGET_COLUMN]
 

@@ -1,5 +1,7 @@
 """Metrics for a multi-class classifier, computed on held-out data."""
 
+from __future__ import annotations
+
 from typing import Any, Protocol
 
 import pandas as pd
@@ -23,7 +25,7 @@ class Classifier(Protocol):
     def predict_proba(self, X: pd.DataFrame) -> Any: ...
 
 
-def evaluate(model: Classifier, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
+def evaluate(model: Classifier, X: pd.DataFrame, y: pd.Series[int]) -> dict[str, float]:
     """Score a model on labelled data.
 
     Accuracy, and precision, recall and F1 averaged over the classes with equal weight
@@ -43,7 +45,7 @@ def evaluate(model: Classifier, X: pd.DataFrame, y: pd.Series) -> dict[str, floa
     }
 
 
-def confusion_table(model: Classifier, X: pd.DataFrame, y: pd.Series) -> dict[str, Any]:
+def confusion_table(model: Classifier, X: pd.DataFrame, y: pd.Series[int]) -> dict[str, Any]:
     """Return the confusion matrix with its labels: rows are true classes, columns predicted."""
     matrix = confusion_matrix(y, model.predict(X), labels=list(CLASSES))
     return {"labels": list(CLASSES), "matrix": matrix.tolist()}
