@@ -294,8 +294,9 @@ def test_not_ready_without_a_model(service: Service, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("stage", stage_params(stages_with("registry"), copy="run"))
 def test_gate_refuses_a_model_below_threshold(projects: Any, stage: str) -> None:
-    """An impossible accuracy threshold: promote exits non-zero, names the failed metric,
-    and leaves the champion alias where it was."""
+    """A genuinely weak model (always the most frequent class) is logged as the latest run:
+    promote refuses it with the default thresholds, exits non-zero naming each failed
+    metric, and leaves the champion alias where it was."""
     project = projects.promoted(stage)
     champion = (
         "from mlflow import MlflowClient\n"
@@ -303,13 +304,33 @@ def test_gate_refuses_a_model_below_threshold(projects: Any, stage: str) -> None
         "s = get_settings()\n"
         "print(MlflowClient().get_model_version_by_alias(s.model_name, s.model_alias).version)\n"
     )
-    before = project.uv("run", "python", "-c", champion).stdout.split()[-1]
-    result = project.make(
-        "promote", env={f"{project.prefix}GATE_MIN_ACCURACY": "1.01"}, check=False
+    weak_run = (
+        "import mlflow, mlflow.sklearn\n"
+        "from sklearn.dummy import DummyClassifier\n"
+        f"from {project.package}.config import get_settings\n"
+        f"from {project.package}.data import features_and_target, load_dataset, split_dataset\n"
+        f"from {project.package}.evaluate import evaluate\n"
+        "s = get_settings()\n"
+        "train, test = split_dataset(load_dataset(), s.test_size, s.random_seed)\n"
+        "model = DummyClassifier(strategy='most_frequent').fit(*features_and_target(train))\n"
+        "mlflow.set_tracking_uri(s.mlflow_tracking_uri)\n"
+        "mlflow.set_experiment(s.mlflow_experiment_name)\n"
+        "with mlflow.start_run():\n"
+        "    metrics = evaluate(model, *features_and_target(test))\n"
+        "    mlflow.log_metrics({f'test_{k}': v for k, v in metrics.items()})\n"
+        "    mlflow.sklearn.log_model(model, name='model', serialization_format='skops',\n"
+        "                             pip_requirements=[])\n"
+        "print(metrics['accuracy'], s.gate_min_accuracy)\n"
     )
+    before = project.uv("run", "python", "-c", champion).stdout.split()[-1]
+    accuracy, threshold = map(
+        float, project.uv("run", "python", "-c", weak_run).stdout.split()[-2:]
+    )
+    assert accuracy < threshold
+
+    result = project.make("promote", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "accuracy" in output
-    assert "1.01" in output
+    assert "test_accuracy" in output and "FAILED" in output, output
     after = project.uv("run", "python", "-c", champion).stdout.split()[-1]
     assert after == before
