@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shlex
 import shutil
 import statistics
@@ -57,7 +56,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
     subprocess.run(
         cmd,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env=clean_env(env),
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -76,7 +75,7 @@ def example_records(url: str, count: int) -> list[dict[str, float]]:
 def server(cmd: list[str], cwd: Path, port: int, env: dict[str, str]) -> Iterator[str]:
     """A server on 127.0.0.1:`port`, ready once /health answers; stopped afterwards."""
     url = f"http://127.0.0.1:{port}"
-    with serve(cmd, cwd, {**os.environ, **env}, f"{url}/openapi.json"):
+    with serve(cmd, cwd, clean_env(env), f"{url}/openapi.json"):
         yield url
 
 
@@ -158,12 +157,13 @@ def bench_first_prediction(tmp: Path, cache: Path | None) -> tuple[dict[str, Any
         str(ROOT), project, data=ANSWERS, defaults=True, unsafe=False, quiet=True, vcs_ref="HEAD"
     )
     lap("copier copy")
-    run([UV, "sync", "--quiet"], project, env)
-    lap("uv sync")
-    run([UV, "run", "--no-sync", SLUG, "train"], project, env)
-    lap("train")
-    run([UV, "run", "--no-sync", SLUG, "promote"], project, env)
-    lap("promote")
+    # The commands the generated README gives a newcomer.
+    run(["make", "setup"], project, env)
+    lap("make setup")
+    run(["make", "train"], project, env)
+    lap("make train")
+    run(["make", "promote"], project, env)
+    lap("make promote")
     port = free_port()
     cmd = [UV, "run", "--no-sync", SLUG, "serve", "--host", "127.0.0.1", "--port", str(port)]
     with server(cmd, project, port, env) as url:
@@ -190,7 +190,8 @@ BARE_APP = textwrap.dedent(
 
     @app.post("/predict")
     def predict(body: dict[str, list[dict[str, float]]]) -> dict[str, list[int]]:
-        return {"predictions": model.predict(pd.DataFrame(body["records"])).tolist()}
+        frame = pd.DataFrame(body["records"])[list(model.feature_names_in_)]
+        return {"predictions": model.predict(frame).tolist()}
     """
 )
 
@@ -283,11 +284,10 @@ def bench_image_size(project: Path) -> dict[str, Any]:
     for command in dockerfile_sync_commands(dockerfile):
         run(command, project, env)
     # The runtime stage compiles bytecode for what the service imports: count that too.
-    compile_env = {k: v for k, v in clean_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
     for instruction in parse_dockerfile(dockerfile)[-1].instructions:
         if instruction.keyword == "RUN" and instruction.args.startswith("/app/.venv/"):
             command = shlex.split(instruction.args.replace("/app/.venv", str(runtime_env)))
-            subprocess.run(command, cwd=project, env=compile_env, check=True)
+            subprocess.run(command, cwd=project, env=clean_env(), check=True)
     assert dockerfile_cmd(dockerfile)[0] == "uvicorn"
     return {"runtime_mb": _size_mb(runtime_env), "dev_env_mb": _size_mb(project / ".venv")}
 

@@ -138,6 +138,9 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
     env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    # As on a developer's machine, Python caches the bytecode of what it imports; some CI
+    # images switch that off, which makes every command compile MLflow & co. again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["NO_COLOR"] = "1"
     env.pop("FORCE_COLOR", None)
     # The uv that runs the tests stays reachable even with this repository's venv removed.
