@@ -20,7 +20,6 @@ import json
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -45,6 +44,7 @@ from generated_project import (  # noqa: E402  (tests/ is not a package)
     parse_dockerfile,
     serve,
 )
+from generated_project import run as run_command  # noqa: E402
 
 UV = shutil.which("uv") or "uv"
 ANSWERS = {"maturity_stage": "deploy", "team_size": "solo", "project_name": "Bench Model"}
@@ -53,14 +53,8 @@ SLUG = "bench-model"
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    subprocess.run(
-        cmd,
-        cwd=cwd,
-        env=clean_env(env),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    """Run a command in a generated project's environment; fail with its output."""
+    run_command(cmd, cwd, env=clean_env(env))
 
 
 def example_records(url: str, count: int) -> list[dict[str, float]]:
@@ -287,7 +281,7 @@ def bench_image_size(project: Path) -> dict[str, Any]:
     for instruction in parse_dockerfile(dockerfile)[-1].instructions:
         if instruction.keyword == "RUN" and instruction.args.startswith("/app/.venv/"):
             command = shlex.split(instruction.args.replace("/app/.venv", str(runtime_env)))
-            subprocess.run(command, cwd=project, env=clean_env(), check=True)
+            run(command, project)
     assert dockerfile_cmd(dockerfile)[0] == "uvicorn"
     return {"runtime_mb": _size_mb(runtime_env), "dev_env_mb": _size_mb(project / ".venv")}
 
