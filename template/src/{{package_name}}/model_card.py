@@ -15,9 +15,9 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from .config import Settings
+from .lineage import GIT_COMMIT_TAG, GIT_DIRTY_TAG
 from .registry import GATE_DETAILS_TAG, GATE_TAG, RegistryError, mlflow_client
 from .schema import FEATURES, TARGET_COLUMN
-from .train import GIT_COMMIT_TAG, GIT_DIRTY_TAG
 
 # Run parameters that describe the data; the card shows them under "Data".
 DATA_PARAMS = frozenset(

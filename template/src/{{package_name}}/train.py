@@ -1,7 +1,5 @@
 """Train the model, evaluate it on held-out data and track the run in MLflow."""
 
-import shutil
-import subprocess
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -22,14 +20,11 @@ from sklearn.preprocessing import StandardScaler
 from .config import Settings
 from .data import DATASET_NAME, dataset_digest, features_and_target, load_dataset, split_dataset
 from .evaluate import confusion_table, evaluate
+from .lineage import git_tags
 from .schema import FEATURE_COLUMNS, TARGET_COLUMN
 
 # Name of the model's artifact in every training run.
 MODEL_ARTIFACT = "model"
-# MLflow's standard tag for the code version; its UI links the run to the commit.
-GIT_COMMIT_TAG = "mlflow.source.git.commit"
-# "true" when the run was trained from a work tree with uncommitted changes.
-GIT_DIRTY_TAG = "git_dirty"
 
 
 @dataclass(frozen=True)
@@ -131,25 +126,3 @@ def pip_requirements() -> list[str]:
         f"scikit-learn=={sklearn.__version__}",
         f"skops=={skops.__version__}",
     ]
-
-
-def git_tags() -> dict[str, str]:
-    """Return the commit of the git work tree training runs in, or nothing outside one."""
-    git = shutil.which("git")
-    if git is None:
-        return {}
-    try:
-        # Fixed arguments: nothing from outside reaches the command line.
-        commit = subprocess.run(  # noqa: S603
-            [git, "rev-parse", "HEAD"], capture_output=True, check=True, text=True, timeout=10
-        ).stdout.strip()
-        changes = subprocess.run(  # noqa: S603
-            [git, "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            check=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {GIT_COMMIT_TAG: commit, GIT_DIRTY_TAG: "true" if changes else "false"}
