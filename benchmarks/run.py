@@ -45,10 +45,11 @@ from generated_project import (  # noqa: E402  (tests/ is not a package)
     free_port,
     parse_dockerfile,
     serve,
+    uv_executable,
 )
 from generated_project import run as run_command  # noqa: E402
 
-UV = shutil.which("uv") or "uv"
+UV = uv_executable()
 ANSWERS = {"maturity_stage": "deploy", "team_size": "solo", "project_name": "Bench Model"}
 PACKAGE = "bench_model"
 SLUG = "bench-model"

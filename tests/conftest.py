@@ -25,6 +25,7 @@ from generated_project import (
     GeneratedProject,
     clean_env,
     run,
+    uv_executable,
 )
 
 
@@ -156,7 +157,10 @@ def projects(render: Callable[..., GeneratedProject]) -> ProjectBuilder:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    uv = shutil.which("uv") or "not found"
+    try:
+        uv = uv_executable()
+    except RuntimeError:
+        uv = "not found"
     return [f"template: {ROOT}", f"uv: {uv}", f"stages: {STAGES}, team sizes: {TEAM_SIZES}"]
 
 

@@ -116,11 +116,42 @@ def stages_with(component: str) -> list[str]:
 
 
 def uv_executable() -> str:
-    """The uv that runs these tests (on PATH, or beside the interpreter)."""
-    found = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+    """The uv that runs these tests (as `uv run` names it, on PATH, or beside Python).
+
+    `uv run` puts its own path in UV; that beats PATH, where a version manager's shim may
+    pick a different Python, and so a different uv, inside a project's folder.
+    """
+    found = (
+        os.environ.get("UV")
+        or shutil.which("uv")
+        or shutil.which("uv", path=str(Path(sys.executable).parent))
+    )
     if not found:
         raise RuntimeError("uv is needed to install generated projects: pip install uv")
     return found
+
+
+def find_python(version: str) -> str | None:
+    """An interpreter of `version` (such as "3.13") on this machine, or None.
+
+    Looks on PATH for `python3.13`, then asks pyenv; uv cannot download one here.
+    """
+    candidates = [shutil.which(f"python{version}")]
+    if pyenv := shutil.which("pyenv"):
+        prefix = subprocess.run(
+            [pyenv, "prefix", version], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if prefix:
+            candidates.append(str(Path(prefix) / "bin" / f"python{version}"))
+    probe = "import sys; print('%d.%d' % sys.version_info[:2])"
+    for candidate in filter(None, candidates):
+        # A shim on PATH may exist and still fail for want of a selected version.
+        answer = subprocess.run(
+            [candidate, "-c", probe], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if answer == version:
+            return candidate
+    return None
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The `python_version` answer reaches every place that names the Python version."""
+"""The `python_version` answer reaches every place that names the Python version, and the
+project it generates installs and passes its own checks on that Python."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from generated_project import (
     STAGES,
     TEAM_SIZES,
     GeneratedProject,
+    find_python,
     load_copier_config,
     parse_dockerfile,
 )
 
-VERSIONS = load_copier_config()["python_version"]["choices"]
+QUESTION = load_copier_config()["python_version"]
+VERSIONS = QUESTION["choices"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -34,3 +37,27 @@ def test_python_version_is_used_everywhere(
             if stage.base.startswith("python:"):
                 tag = stage.base.split(":", 1)[1]
                 assert re.match(rf"{re.escape(version)}(?:-|$)", tag), (dockerfile, stage.base)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", [v for v in VERSIONS if v != QUESTION["default"]])
+def test_project_passes_its_own_checks_on(
+    render: Callable[..., GeneratedProject], version: str
+) -> None:
+    """The default version's project goes through the full lifecycle in
+    test_generated_project; the others install and pass their own checks here."""
+    python = find_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine")
+    project = render(
+        fresh=True, maturity_stage=STAGES[-1], team_size=TEAM_SIZES[0], python_version=version
+    )
+    env = {"UV_PYTHON": python}
+    project.uv("sync", "--quiet", env=env)
+    project.uv("run", "--locked", "ruff", "format", "--check", ".", env=env)
+    project.uv("run", "--locked", "ruff", "check", ".", env=env)
+    project.uv("run", "--locked", "mypy", env=env)
+    version_used = project.uv("run", "--locked", "python", "--version", env=env).stdout
+    assert version_used.startswith(f"Python {version}."), version_used
+    result = project.uv("run", "--locked", "pytest", "-q", "-p", "no:cacheprovider", env=env)
+    assert " passed" in result.stdout
