@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import py_compile
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from generated_project import STAGES, TEAM_SIZES, GeneratedProject
+from generated_project import STAGES, TEAM_SIZES, GeneratedProject, run
 
 BAD_ANSWERS = [
     # (question, answer, words the reason must contain)
@@ -193,3 +194,7 @@ def test_hostile_but_valid_answers_make_a_valid_project(
             tomllib.loads(path.read_text(encoding="utf-8"))
         elif rel.endswith(".json"):
             json.loads(path.read_text(encoding="utf-8"))
+
+    # As generated, the code also passes the project's own formatter and linter settings.
+    for ruff in (["format", "--check"], ["check"]):
+        run([sys.executable, "-m", "ruff", *ruff, "--no-cache", "."], project.path)
