@@ -4,7 +4,7 @@
 2. Time from `copier copy` to the first successful /predict (warm uv cache; --cold also
    measures with an empty cache, which downloads every package), beside the floor the
    stack sets for it: installing, compiling bytecode, creating the tracking store and
-   importing MLflow and scikit-learn in each of the three processes.
+   the library imports of each of the three processes (train, promote, serve).
 3. /predict throughput and p99 latency of the generated service against a bare FastAPI
    endpoint calling the same model, same server settings, same load (127.0.0.1 only,
    bounded request count).
