@@ -12,11 +12,10 @@ from pathlib import Path
 
 from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
 
 from .config import Settings
 from .lineage import GIT_COMMIT_TAG, GIT_DIRTY_TAG
-from .registry import GATE_DETAILS_TAG, GATE_TAG, RegistryError, mlflow_client
+from .registry import GATE_DETAILS_TAG, GATE_TAG, mlflow_client, registered_version
 from .schema import FEATURES, TARGET_COLUMN
 
 # Run parameters that describe the data; the card shows them under "Data".
@@ -42,15 +41,9 @@ LIMITATIONS = """\
 
 
 def _version(settings: Settings, version: str | None) -> ModelVersion:
-    client = mlflow_client(settings)
-    try:
-        if version is None:
-            return client.get_model_version_by_alias(settings.model_name, settings.model_alias)
-        return client.get_model_version(settings.model_name, version)
-    except MlflowException as error:
-        wanted = f"alias {settings.model_alias!r}" if version is None else f"version {version}"
-        msg = f"registered model {settings.model_name!r} has no {wanted}"
-        raise RegistryError(msg) from error
+    if version is None:
+        return registered_version(settings, settings.model_name, alias=settings.model_alias)
+    return registered_version(settings, settings.model_name, version=version)
 
 
 def _table(header: tuple[str, str], rows: list[tuple[str, str]]) -> str:

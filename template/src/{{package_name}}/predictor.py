@@ -6,26 +6,27 @@ Serving and batch scoring share this loader, so both resolve `MODEL_URI` the sam
 - `models:/<name>@<alias>` or `models:/<name>/<version>`: a registered version;
 - a local folder, such as the one `export-model` writes: the model it holds, with its
   version read from the `model_info.json` beside it (no registry needed).
+
+Either way the model is loaded by `model_loading`, which runs no code from the artifact.
 """
 
 from __future__ import annotations
 
-import json
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import mlflow.sklearn
+import mlflow.artifacts
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from mlflow import MlflowClient
 
 from .config import Settings
+from .model_loading import load_estimator
+from .registry import ModelInfo, mlflow_client, read_model_info, registered_version
 from .schema import FEATURE_COLUMNS
-
-MODEL_INFO_FILE = "model_info.json"
 
 
 class Classifier(Protocol):
@@ -46,11 +47,15 @@ class Predictions:
 
 @dataclass(frozen=True)
 class Predictor:
-    """A loaded model together with the version it was loaded as."""
+    """A loaded model, with which registered version it is and where it came from."""
 
     model: Classifier
-    version: str
+    info: ModelInfo
     uri: str
+
+    @property
+    def version(self) -> str:
+        return self.info.version
 
     @property
     def classes(self) -> list[int]:
@@ -84,26 +89,21 @@ def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
     return name, None, version
 
 
-def read_model_info(model_dir: Path) -> dict[str, str]:
-    """The registry facts `export-model` wrote next to an exported model."""
-    info_file = model_dir / MODEL_INFO_FILE
-    if not info_file.is_file():
-        return {}
-    info: dict[str, str] = json.loads(info_file.read_text(encoding="utf-8"))
-    return info
-
-
 def load_predictor(settings: Settings) -> Predictor:
     """Load the model `settings` point at (see the module docstring)."""
     uri = settings.model_uri
     if uri.startswith("models:/"):
-        client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
-        name, alias, version = parse_registry_uri(uri)
-        if alias is not None:
-            version = client.get_model_version_by_alias(name, alias).version
-        location = client.get_model_version_download_uri(name, str(version))
-        model = mlflow.sklearn.load_model(location)
-        return Predictor(model=model, version=str(version), uri=uri)
-    model = mlflow.sklearn.load_model(uri)
-    info = read_model_info(Path(uri))
-    return Predictor(model=model, version=str(info.get("version", "unversioned")), uri=uri)
+        name, alias, number = parse_registry_uri(uri)
+        version = registered_version(settings, name, alias=alias, version=number)
+        info = ModelInfo.of(version, alias or "", settings)
+        location = mlflow_client(settings).get_model_version_download_uri(name, info.version)
+        with tempfile.TemporaryDirectory() as download:
+            model_dir = mlflow.artifacts.download_artifacts(
+                artifact_uri=location, dst_path=download, tracking_uri=settings.mlflow_tracking_uri
+            )
+            model = load_estimator(Path(model_dir))
+        return Predictor(model=model, info=info, uri=uri)
+    info = read_model_info(Path(uri)) or ModelInfo(
+        name="", version="unversioned", alias="", run_id="", source=f"the folder {uri}"
+    )
+    return Predictor(model=load_estimator(Path(uri)), info=info, uri=uri)

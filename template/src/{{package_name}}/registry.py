@@ -6,28 +6,34 @@ the gate. Every candidate is registered, passed or not, and tagged with the gate
 verdict, so the registry keeps a record of what was refused and why.
 
 `export_model` copies the version the alias points at into a folder with a
-``model_info.json`` beside it, so that a container can serve it without a registry.
+``model_info.json`` beside it, so that a container can serve it without a registry and
+still say which model it serves and where that model came from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import mlflow.artifacts
 from mlflow import MlflowClient
 from mlflow.entities import Run
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from .config import Settings
-from .predictor import MODEL_INFO_FILE
 
 # Tags set on every registered version.
 GATE_TAG = "gate"
 GATE_DETAILS_TAG = "gate_details"
+
+# The registry facts written beside an exported model.
+MODEL_INFO_FILE = "model_info.json"
 
 
 class RegistryError(Exception):
@@ -83,6 +89,66 @@ class Promotion:
     @property
     def promoted(self) -> bool:
         return self.gate.passed
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which registered model version a loaded or exported model is, and where it came from."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    source: str
+
+    @classmethod
+    def of(cls, version: ModelVersion, alias: str, settings: Settings) -> ModelInfo:
+        """The facts of a registered version, with the registry it is registered in."""
+        return cls(
+            name=version.name,
+            version=str(version.version),
+            alias=alias,
+            run_id=str(version.run_id),
+            source=f"registry {public_uri(settings.mlflow_tracking_uri)}",
+        )
+
+
+def public_uri(uri: str) -> str:
+    """`uri` without the user name and password it may carry, so it can be shown."""
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def read_model_info(model_dir: Path) -> ModelInfo | None:
+    """The facts `export_model` wrote beside an exported model, if it wrote any."""
+    info_file = model_dir / MODEL_INFO_FILE
+    if not info_file.is_file():
+        return None
+    recorded = json.loads(info_file.read_text(encoding="utf-8"))
+    # Exports written by earlier versions of the project lack some of the facts.
+    return ModelInfo(
+        **{
+            field.name: str(recorded.get(field.name, "not recorded"))
+            for field in dataclasses.fields(ModelInfo)
+        }
+    )
+
+
+def registered_version(
+    settings: Settings, name: str, *, alias: str | None = None, version: str | None = None
+) -> ModelVersion:
+    """The version of registered model `name` that `alias` points at, or `version` itself."""
+    client = mlflow_client(settings)
+    try:
+        if alias is not None:
+            return client.get_model_version_by_alias(name, alias)
+        return client.get_model_version(name, str(version))
+    except MlflowException as error:
+        wanted = f"alias {alias!r}" if alias is not None else f"version {version}"
+        msg = f"registered model {name!r} has no {wanted} in {public_uri(client.tracking_uri)}"
+        raise RegistryError(msg) from error
 
 
 def gate_thresholds(settings: Settings) -> dict[str, float]:
@@ -179,38 +245,35 @@ def promote(settings: Settings, run_id: str | None = None) -> Promotion:
     )
 
 
-def export_model(settings: Settings) -> Path:
+def export_model(settings: Settings, source: str | None = None) -> ModelInfo:
     """Copy the version the serving alias points at to `settings.export_dir`.
 
     The folder is replaced if it holds an earlier export, and gets a ``model_info.json``
-    with the registered name, version, alias and run. Returns the folder.
+    with the registered name, version, alias and run, and the model's `source`: by
+    default the registry it was exported from. Returns those facts.
     """
-    client = mlflow_client(settings)
     try:
-        version = client.get_model_version_by_alias(settings.model_name, settings.model_alias)
-    except MlflowException as error:
-        msg = (
-            f"no version of {settings.model_name!r} has the alias {settings.model_alias!r}: "
-            "promote a model that passes the gate first"
-        )
+        version = registered_version(settings, settings.model_name, alias=settings.model_alias)
+    except RegistryError as error:
+        msg = f"{error}: promote a model that passes the gate first"
         raise RegistryError(msg) from error
     target = settings.export_dir
     if target.exists() and not (target / MODEL_INFO_FILE).is_file() and any(target.iterdir()):
         msg = f"{target} exists and is not an earlier export; not overwriting it"
         raise RegistryError(msg)
     target.parent.mkdir(parents=True, exist_ok=True)
-    location = client.get_model_version_download_uri(version.name, version.version)
+    location = mlflow_client(settings).get_model_version_download_uri(version.name, version.version)
     # Download next to the target first, so a failed download leaves the old export intact.
     with tempfile.TemporaryDirectory(dir=target.parent) as staging:
-        downloaded = mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=staging)
+        downloaded = mlflow.artifacts.download_artifacts(
+            artifact_uri=location, dst_path=staging, tracking_uri=settings.mlflow_tracking_uri
+        )
         if target.exists():
             shutil.rmtree(target)
         Path(downloaded).rename(target)
-    info = {
-        "name": version.name,
-        "version": str(version.version),
-        "alias": settings.model_alias,
-        "run_id": version.run_id,
-    }
-    (target / MODEL_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    return target
+    info = ModelInfo.of(version, settings.model_alias, settings)
+    if source is not None:
+        info = dataclasses.replace(info, source=source)
+    text = json.dumps(dataclasses.asdict(info), indent=2) + "\n"
+    (target / MODEL_INFO_FILE).write_text(text, encoding="utf-8")
+    return info
