@@ -54,9 +54,12 @@ def _table(header: tuple[str, str], rows: list[tuple[str, str]]) -> str:
 
 def _code_version(run: Run) -> str:
     commit = run.data.tags.get(GIT_COMMIT_TAG)
+    dirty = run.data.tags.get(GIT_DIRTY_TAG) == "true"
+    if commit is None and dirty:
+        return "none: trained in a git work tree before its first commit"
     if commit is None:
-        return "unknown (not trained inside a git work tree)"
-    if run.data.tags.get(GIT_DIRTY_TAG) == "true":
+        return "unknown: not trained inside a git work tree"
+    if dirty:
         return f"`{commit}`, with uncommitted changes"
     return f"`{commit}`"
 
