@@ -49,6 +49,9 @@ def _tree(stage: str, team_size: str) -> str:
             defaults=True,
             unsafe=False,
             quiet=True,
+            # The working tree's HEAD (with uncommitted changes): without a ref, Copier
+            # renders the newest release tag, and a page gone stale since then passes.
+            vcs_ref="HEAD",
         )
         files = sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file())
     return "\n".join(files)

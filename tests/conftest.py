@@ -77,7 +77,9 @@ def render(copie_session: Any, template_snapshot: Path) -> Callable[..., Generat
         key = tuple(sorted((k, repr(v)) for k, v in answers.items()))
         if not fresh and key in cache:
             return cache[key]
-        result = copie_session.copy(extra_answers=answers, template_dir=template_snapshot)
+        result = copie_session.copy(
+            extra_answers=answers, template_dir=template_snapshot, vcs_ref="HEAD"
+        )
         if result.exception is not None:
             raise AssertionError(f"generation failed for {answers}: {result.exception!r}")
         assert result.exit_code == 0

@@ -45,6 +45,12 @@ def test_update_to_the_same_version_changes_nothing(
     run(["git", "add", "-A"], dst, env=env)
     run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], dst, env=env)
     copier.run_update(
-        dst, defaults=True, overwrite=True, unsafe=False, quiet=True, skip_answered=True
+        dst,
+        defaults=True,
+        overwrite=True,
+        unsafe=False,
+        quiet=True,
+        skip_answered=True,
+        vcs_ref="HEAD",
     )
     assert run(["git", "status", "--porcelain"], dst, env=env).stdout == ""
