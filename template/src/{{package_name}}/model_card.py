@@ -1,8 +1,9 @@
 """Write the model card of a registered model version from what its run recorded.
 
 Everything factual on the card (data, parameters, metrics, code version, gate verdict)
-is read from MLflow, so the card cannot disagree with the registry. The intended use and
-the limitations describe this project's model: keep them up to date when it changes.
+is read from MLflow, so the card cannot disagree with the registry. The intended use is
+the project's description (pyproject.toml); the limitations are written below: keep both
+true when the model changes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 
+from . import description
 from .config import Settings
 from .lineage import GIT_COMMIT_TAG, GIT_DIRTY_TAG
 from .registry import GATE_DETAILS_TAG, GATE_TAG, mlflow_client, registered_version
@@ -23,20 +25,14 @@ DATA_PARAMS = frozenset(
     {"dataset_name", "dataset_rows", "dataset_digest", "train_rows", "test_rows"}
 )
 
-INTENDED_USE = """\
-Predicts the cultivar (class 0, 1 or 2) of a wine from 13 results of its chemical
-analysis. The model is trained on the UCI wine data: 178 wines from three cultivars
-grown in one region of Italy. Use it to sort wines of that region and those cultivars
-by their analysis, with the predicted probabilities as a measure of confidence.
-"""
-
+# Shown under "Limitations" for every model; add what you learn about yours.
 LIMITATIONS = """\
-- The data are small (178 wines) and old; the test metrics come from a few dozen
-  wines, so they are uncertain by several percentage points.
-- Wines from other regions, other grape varieties or other laboratories' methods are
-  outside what the model has seen; its predictions for them mean little.
-- Inputs outside the ranges in the data contract are refused rather than extrapolated.
-- A logistic regression on standardised features: it cannot say "none of the three".
+- The test metrics come from the test split only (its size is under Data); on a small
+  split they are uncertain by several percentage points.
+- Records unlike the training data (other sources, other populations, other ways of
+  measuring) are outside what the model has seen; its predictions for them mean little.
+- Inputs outside the ranges of the data contract are refused rather than extrapolated.
+- The model predicts one of the classes it was trained on; it cannot say "none of these".
 """
 
 
@@ -128,7 +124,10 @@ Written from the MLflow run that trained the model; regenerate it with the
 
 ## Intended use
 
-{INTENDED_USE}
+{description()}
+
+The model is meant for records like those it was trained on, described under Data.
+
 ## Data
 
 {data}
