@@ -1,70 +1,184 @@
-"""`copier update` moves a project up the ladder without losing the user's work."""
+"""`copier update` moves a project up the ladder without losing the user's work.
+
+The user edits every file the template changes between the first and the last stage
+(found by rendering both), once where the template changes it and once far from any
+change, then moves up with `copier update`. An edit far from the template's changes must
+merge; an edit where the template changes the file must merge or show as a conflict
+(inline markers or a .rej file). None may be lost silently.
+"""
 
 from __future__ import annotations
 
+import difflib
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import copier
-from generated_project import GIT_ENV, STAGES, TEAM_SIZES, clean_env, components_on, load_ladder
-from generated_project import run as run_command
+import pytest
+from generated_project import STAGES, TEAM_SIZES, components_on, load_ladder
+from template_repo import commit_all, git
 
-USER_LINE = "# Our team's note: the wine data stands in for our own data.\n"
+FIRST, LAST = STAGES[0], STAGES[-1]
+TEAM = TEAM_SIZES[0]
+ANSWERS_FILE = ".copier-answers.yml"
+# Lines between an edit and any other change: more than the 3 lines of context on each
+# side of the patch Copier applies, so the edit's hunk applies wherever it stands.
+GAP = 8
+# The user's edits are comments in the file's own syntax.
+COMMENTS = {".md": ("<!-- ", " -->"), ".json": ("// ", "")}
+CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ")
 
 
-def _git(project: Path, *args: str) -> str:
-    env = {**clean_env(), **GIT_ENV}
-    return run_command(["git", *args], project, env=env).stdout
+@dataclass(frozen=True)
+class Edit:
+    path: str
+    line: str
+    where_template_changes: bool
 
 
-def test_update_moves_up_a_stage_and_keeps_user_edits(
-    template_snapshot: Path, tmp_path: Path
-) -> None:
-    project = tmp_path / "project"
-    first, last = STAGES[0], STAGES[-1]
+def _render(template: Path, dst: Path, stage: str) -> Path:
     copier.run_copy(
-        str(template_snapshot),
-        project,
-        data={"maturity_stage": first, "team_size": TEAM_SIZES[0]},
+        str(template),
+        dst,
+        data={"maturity_stage": stage, "team_size": TEAM},
         defaults=True,
         unsafe=False,
         quiet=True,
         vcs_ref="HEAD",
     )
-    _git(project, "init", "-q", "-b", "main")
-    _git(project, "add", "-A")
-    _git(project, "commit", "-q", "-m", "Generate")
+    return dst
 
-    # The user edits a generated module and adds a file of their own.
-    data_module = next(project.glob("src/*/data.py"))
-    data_module.write_text(USER_LINE + data_module.read_text(encoding="utf-8"), encoding="utf-8")
+
+def _files(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+@pytest.fixture(scope="module")
+def stages(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The first and last stages rendered, and the files both have but differ in."""
+    tmp = tmp_path_factory.mktemp("stages")
+    first = _files(_render(template_snapshot, tmp / FIRST, FIRST))
+    last = _files(_render(template_snapshot, tmp / LAST, LAST))
+    changed = sorted(
+        path
+        for path in first
+        if path in last and first[path] != last[path] and path != ANSWERS_FILE
+    )
+    return {"first_dir": tmp / FIRST, "first": first, "last": last, "changed": changed}
+
+
+def _edit(path: str, before: str, after: str) -> tuple[str, list[Edit]]:
+    """The user's version of `before`: one line added where the template changes the
+    file on the way to `after`, and one at least GAP lines from any change."""
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    opening, closing = COMMENTS.get(Path(path).suffix, ("# ", ""))
+    changes = [
+        (i1, i2)
+        for tag, i1, i2, _, _ in difflib.SequenceMatcher(
+            None, old, new, autojunk=False
+        ).get_opcodes()
+        if tag != "equal"
+    ]
+    at_change = changes[0][0]
+    far = next(
+        (
+            k
+            for k in range(len(old) + 1)
+            if abs(k - at_change) >= GAP
+            and all(k <= i1 - GAP or k >= i2 + GAP for i1, i2 in changes)
+        ),
+        None,
+    )
+    edits = {
+        at_change: Edit(path, f"{opening}Ours, where the template changes {path}.{closing}", True)
+    }
+    if far is not None:
+        edits[far] = Edit(path, f"{opening}Ours, far from the template's changes.{closing}", False)
+    for index in sorted(edits, reverse=True):
+        old.insert(index, edits[index].line + "\n")
+    return "".join(old), list(edits.values())
+
+
+def _conflicted(project: Path) -> set[str]:
+    """Files with inline conflict markers, and files with a .rej beside them."""
+    found = set()
+    for path in project.rglob("*"):
+        if not path.is_file() or ".git" in path.relative_to(project).parts:
+            continue
+        rel = path.relative_to(project).as_posix()
+        if rel.endswith(".rej"):
+            found.add(rel.removesuffix(".rej"))
+        elif any(
+            line.startswith(CONFLICT_MARKERS)
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+        ):
+            found.add(rel)
+    return found
+
+
+@pytest.mark.parametrize("conflict", ["inline", "rej"])
+def test_update_moves_up_a_stage_and_keeps_user_edits(
+    template_snapshot: Path, tmp_path: Path, stages: dict[str, Any], conflict: str
+) -> None:
+    assert stages["changed"], f"no file changes from {FIRST} to {LAST}: nothing to test"
+    project = tmp_path / "project"
+    shutil.copytree(stages["first_dir"], project)
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, "Generate")
+
+    edits: list[Edit] = []
+    for path in stages["changed"]:
+        text, file_edits = _edit(path, stages["first"][path], stages["last"][path])
+        (project / path).write_text(text, encoding="utf-8")
+        edits += file_edits
     (project / "notes.md").write_text("Ours.\n", encoding="utf-8")
-    _git(project, "add", "-A")
-    _git(project, "commit", "-q", "-m", "Our edits")
+    commit_all(project, "Our edits")
+    assert any(not e.where_template_changes for e in edits), "no place far from changes"
 
     copier.run_update(
         project,
-        data={"maturity_stage": last},
+        data={"maturity_stage": LAST},
         defaults=True,
         unsafe=False,
         quiet=True,
         overwrite=True,
-        conflict="inline",
+        conflict=conflict,
         vcs_ref="HEAD",
     )
 
-    assert data_module.read_text(encoding="utf-8").startswith(USER_LINE)
+    conflicted = _conflicted(project)
+    assert conflicted <= set(stages["changed"]), (
+        f"conflicts in files the user left alone: {conflicted}"
+    )
+    for edit in edits:
+        text = (project / edit.path).read_text(encoding="utf-8")
+        rejected = project / f"{edit.path}.rej"
+        if edit.where_template_changes:
+            kept = edit.line in text or (rejected.exists() and edit.line in rejected.read_text())
+            assert kept, f"{edit.path}: the user's edit where the template changes is lost"
+        else:
+            assert edit.line in text, f"{edit.path}: the user's edit far from changes is lost"
+    # The files no conflict touched are the last stage's, with the user's lines added.
+    for path in set(stages["changed"]) - conflicted:
+        ours = {e.line + "\n" for e in edits if e.path == path}
+        lines = (project / path).read_text(encoding="utf-8").splitlines(keepends=True)
+        assert [line for line in lines if line not in ours] == stages["last"][path].splitlines(
+            keepends=True
+        ), f"{path}: merged without a conflict, but not to the last stage's content"
     assert (project / "notes.md").read_text(encoding="utf-8") == "Ours.\n"
+
     # Every file of the components the new stage adds is now there.
     ladder = load_ladder()
-    added = components_on(last, TEAM_SIZES[0]) - components_on(first, TEAM_SIZES[0])
+    added = components_on(LAST, TEAM) - components_on(FIRST, TEAM)
     assert added
     for name in added:
         for pattern in ladder["components"][name].get("paths", []):
             assert list(project.glob(pattern.lstrip("/"))), f"{pattern} of {name} missing"
-    answers = (project / ".copier-answers.yml").read_text(encoding="utf-8")
-    assert f"maturity_stage: {last}" in answers
-    # No conflict markers anywhere: the template's and the user's changes merged cleanly.
-    env = {**clean_env(), **GIT_ENV}
-    markers = ["git", "grep", "-l", "-e", "^<<<<<<< ", "--", "."]
-    grep = run_command(markers, project, env, check=False)
-    assert grep.returncode == 1, f"conflict markers in: {grep.stdout}"
+    answers = (project / ANSWERS_FILE).read_text(encoding="utf-8")
+    assert f"maturity_stage: {LAST}" in answers
