@@ -135,6 +135,21 @@ def test_generated_files_match_components_yml(
     assert leftovers == [], "unrendered Jinja"
 
 
+@pytest.mark.parametrize(("stage", "team_size"), COMBINATIONS)
+def test_no_folder_is_empty(
+    render: Callable[..., GeneratedProject], stage: str, team_size: str
+) -> None:
+    """Git cannot track an empty folder, so one would be lost on the first clone: a folder
+    whose files all belong to a component that is off must go too."""
+    project = render(maturity_stage=stage, team_size=team_size)
+    empty = sorted(
+        path.relative_to(project.path).as_posix()
+        for path in project.path.rglob("*")
+        if path.is_dir() and ".git" not in path.parts and not any(path.iterdir())
+    )
+    assert empty == []
+
+
 @pytest.mark.parametrize(("stage", "team_size"), [(s, TEAM_SIZES[-1]) for s in STAGES])
 def test_generated_text_is_tidy(
     render: Callable[..., GeneratedProject], stage: str, team_size: str
