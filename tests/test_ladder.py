@@ -42,8 +42,9 @@ def test_component_is_well_formed(name: str) -> None:
 
 
 def test_derived_values_are_never_asked() -> None:
-    """The ladder, the component list and the reserved names are computed, not asked."""
-    for key in ("ladder", "components", "reserved_names", "project_slug"):
+    """The ladder, the component list, the reserved names and the characters no answer
+    may hold are computed, not asked."""
+    for key in ("ladder", "components", "reserved_names", "forbidden_characters", "project_slug"):
         assert CONFIG[key].get("when") is False, f"{key} must be `when: false`"
 
 

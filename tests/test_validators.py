@@ -1,19 +1,153 @@
-"""Validators refuse bad answers with a one-line reason; hostile but valid answers give a
-valid project."""
+"""Validators refuse bad answers with a one-line reason that names the real problem;
+hostile but valid answers give a valid project."""
 
 from __future__ import annotations
 
 import json
 import py_compile
+import re
 import sys
 import tomllib
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 import copier
 import pytest
 import yaml
-from generated_project import STAGES, TEAM_SIZES, GeneratedProject, run
+from generated_project import (
+    STAGES,
+    TEAM_SIZES,
+    GeneratedProject,
+    load_copier_config,
+    run,
+)
+from jinja2.sandbox import SandboxedEnvironment
+
+CONFIG = load_copier_config()
+
+# Every question answered by typing free text, read from copier.yml, so that a new one is
+# covered as soon as it is added.
+FREE_TEXT = [
+    name
+    for name, question in CONFIG.items()
+    if isinstance(question, dict)
+    and not name.startswith("_")
+    and question.get("type") == "str"
+    and "choices" not in question
+    and question.get("when") is not False
+]
+
+# The classes of characters no free-text answer may hold, from Unicode's own definitions
+# rather than from copier.yml: what str.splitlines() breaks on, and the control characters
+# (category Cc) and bidirectional embeddings, overrides and isolates that are not breaks.
+_BIDI_CONTROLS = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+LINE_BREAKS = [chr(i) for i in range(0x10000) if len(f"a{chr(i)}b".splitlines()) > 1]
+LINE_BREAKS.append("\r\n")
+CONTROLS = [
+    chr(i)
+    for i in range(0x10000)
+    if chr(i) not in LINE_BREAKS
+    and (
+        unicodedata.category(chr(i)) == "Cc" or unicodedata.bidirectional(chr(i)) in _BIDI_CONTROLS
+    )
+]
+CHARACTER_CLASSES = {
+    "line break": (LINE_BREAKS, "must not contain a line break"),
+    "control character": (CONTROLS, "must not have control characters"),
+}
+
+
+def _copy(template: Path, dst: Path, **answers: str) -> None:
+    copier.run_copy(
+        str(template), dst, data=answers, defaults=True, unsafe=False, quiet=True, vcs_ref="HEAD"
+    )
+
+
+def _refusal(template: Path, dst: Path, **answers: str) -> str:
+    """Copier's error for the answers; the project must not have been written."""
+    with pytest.raises(ValueError, match="Validation error") as excinfo:
+        _copy(template, dst, **answers)
+    assert not dst.exists() or not any(dst.iterdir())
+    message = str(excinfo.value)
+    assert "\n" not in message.strip(), "the reason should be one line"
+    return message
+
+
+@pytest.fixture(scope="module")
+def reason_for() -> Callable[[str, str], str]:
+    """A question's validator from copier.yml, rendered as Copier renders it (a sandboxed
+    Jinja with the Ansible filters Copier adds), to check thousands of answers without a
+    render each: its reason for an answer, "" when it accepts it. The tests through Copier
+    itself below show that it refuses the same way."""
+    env = SandboxedEnvironment(extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
+    derived = {
+        name: question["default"]
+        for name, question in CONFIG.items()
+        if isinstance(question, dict)
+        and question.get("when") is False
+        and isinstance(question.get("default"), dict)
+    }
+    validators = {
+        name: env.from_string(question["validator"])
+        for name, question in CONFIG.items()
+        if isinstance(question, dict) and "validator" in question
+    }
+
+    def _reason(question: str, answer: str) -> str:
+        return validators[question].render({**derived, question: answer}).strip()
+
+    return _reason
+
+
+def test_free_text_questions_are_found() -> None:
+    """The list the tests below walk is read from copier.yml; each entry is validated."""
+    assert {"project_name", "package_name", "description", "author_email"} <= set(FREE_TEXT)
+    assert [q for q in FREE_TEXT if not CONFIG[q].get("validator")] == []
+
+
+@pytest.mark.parametrize("character_class", list(CHARACTER_CLASSES))
+@pytest.mark.parametrize("question", FREE_TEXT)
+def test_no_answer_holds_a_line_break_or_control_character(
+    reason_for: Callable[[str, str], str],
+    maximal_project: GeneratedProject,
+    question: str,
+    character_class: str,
+) -> None:
+    """Every character of the class, before, inside and after a valid answer, is refused
+    by the question it was typed into, for what it is (a trailing newline passed `$`)."""
+    characters, expected = CHARACTER_CLASSES[character_class]
+    valid = str(maximal_project.answers[question])
+    assert reason_for(question, valid) == "", f"{question}: its default must be valid"
+    wrong = {}
+    for char in characters:
+        for answer in (valid + char, char + valid, valid[:1] + char + valid[1:]):
+            if (reason := reason_for(question, answer)) != expected:
+                wrong[answer] = reason
+    assert wrong == {}, f"{question}: {len(wrong)} answers not refused with {expected!r}"
+
+
+@pytest.mark.parametrize("question", FREE_TEXT)
+def test_copier_refuses_a_stray_character_for_the_right_question(
+    template_snapshot: Path,
+    tmp_path: Path,
+    maximal_project: GeneratedProject,
+    question: str,
+) -> None:
+    """Through Copier itself: a trailing newline, a leading tab and a trailing line
+    separator are refused by the question they were given to, with their own reason."""
+    valid = str(maximal_project.answers[question])
+    cases = {
+        valid + "\n": "line break",
+        "\t" + valid: "control characters",
+        valid + "\u2028": "line break",
+    }
+    for number, (answer, reason) in enumerate(cases.items()):
+        answers = {"team_size": TEAM_SIZES[-1], question: answer}
+        message = _refusal(template_snapshot, tmp_path / str(number), **answers)
+        assert message.startswith(f"Validation error for question '{question}': "), message
+        assert reason in message, f"{answer!r}: {message}"
+
 
 BAD_ANSWERS = [
     # (question, answer, words the reason must contain)
@@ -23,60 +157,98 @@ BAD_ANSWERS = [
     ("project_name", "My model!", "letters, digits"),
     ("project_name", "{{ 7 * 7 }}", "start with an ASCII letter"),
     ("project_name", "My {% raw %} Model", "letters, digits"),
-    ("project_name", "Two\nLines", "letters, digits"),
+    ("project_name", "Two\nLines", "line break"),
     ("project_name", "../escape", "start with an ASCII letter"),
     ("project_name", "Model-", "end with a letter or digit"),
     ("project_name", "M" * 65, "at most 64"),
     ("package_name", "class", "keyword"),
-    ("package_name", "None", "lowercase"),
     ("package_name", "async", "keyword"),
+    ("package_name", "None", "start with a lowercase letter"),
     ("package_name", "json", "standard-library"),
     ("package_name", "os", "standard-library"),
     ("package_name", "logging", "standard-library"),
-    ("package_name", "mlflow", "shadow"),
-    ("package_name", "sklearn", "shadow"),
-    ("package_name", "fastapi", "shadow"),
-    ("package_name", "test", "shadow"),
-    ("package_name", "My_Model", "lowercase"),
-    ("package_name", "my-model", "lowercase"),
-    ("package_name", "my model", "lowercase"),
+    ("package_name", "test", "standard-library"),
+    ("package_name", "mlflow", "module of a dependency"),
+    ("package_name", "sklearn", "module of a dependency"),
+    ("package_name", "fastapi", "module of a dependency"),
+    ("package_name", "yaml", "module of a dependency"),
+    ("package_name", "typing_extensions", "module of a dependency"),
+    ("package_name", "conftest", "project's layout"),
+    ("package_name", "tests", "project's layout"),
+    ("package_name", "test_api", "project's layout"),
+    ("package_name", "src", "project's layout"),
+    ("package_name", "My_Model", "start with a lowercase letter"),
+    ("package_name", "my-model", "only a-z, 0-9 and _"),
+    ("package_name", "my model", "only a-z, 0-9 and _"),
     ("package_name", "1model", "start with a lowercase letter"),
     ("package_name", "_private", "start with a lowercase letter"),
     ("package_name", "model_", "end with an underscore"),
-    ("package_name", "café", "lowercase"),
+    ("package_name", "café", "only a-z, 0-9 and _"),
     ("package_name", "m" * 51, "at most 50"),
-    ("author_email", "", "e-mail address"),
-    ("author_email", "plainaddress", "e-mail address"),
-    ("author_email", "@example.com", "e-mail address"),
-    ("author_email", "user@", "e-mail address"),
-    ("author_email", "user@localhost", "e-mail address"),
-    ("author_email", "user@exa mple.com", "e-mail address"),
-    ("author_email", "user@@example.com", "e-mail address"),
-    ("author_email", "first..last@example.com", "e-mail address"),
-    ("author_email", "name@example.c", "e-mail address"),
-    ("author_email", "{{x}}@example.com", "e-mail address"),
-    ("author_email", "<a@example.com>", "e-mail address"),
-    ("github_owner", "", "GitHub user or organisation"),
-    ("github_owner", "-org", "GitHub user or organisation"),
-    ("github_owner", "org-", "GitHub user or organisation"),
-    ("github_owner", "my--org", "GitHub user or organisation"),
-    ("github_owner", "my_org", "GitHub user or organisation"),
-    ("github_owner", "my org", "GitHub user or organisation"),
-    ("github_owner", "o" * 40, "GitHub user or organisation"),
+    ("author_email", "", "like name@example.com"),
+    ("author_email", "plainaddress", "like name@example.com"),
+    ("author_email", "@example.com", "like name@example.com"),
+    ("author_email", "user@", "like name@example.com"),
+    ("author_email", "user@localhost", "like name@example.com"),
+    ("author_email", "user@exa mple.com", "like name@example.com"),
+    ("author_email", "user@@example.com", "like name@example.com"),
+    ("author_email", "first..last@example.com", "like name@example.com"),
+    ("author_email", "name@example.c", "like name@example.com"),
+    ("author_email", "{{x}}@example.com", "like name@example.com"),
+    ("author_email", "<a@example.com>", "like name@example.com"),
+    ("author_email", "e" * 250 + "@example.com", "at most 254"),
+    ("github_owner", "", "must not be empty"),
+    ("github_owner", "-org", "begin or end with -"),
+    ("github_owner", "org-", "begin or end with -"),
+    ("github_owner", "my--org", "two hyphens in a row"),
+    ("github_owner", "my_org", "only letters, digits, -"),
+    ("github_owner", "my org", "only letters, digits, -"),
+    ("github_owner", "o" * 40, "at most 39"),
     ("description", "", "must not be empty"),
     ("description", "   ", "must not be empty"),
-    ("description", 'Says "hello"', "double quotes"),
-    ("description", "back\\slash", "backslashes"),
-    ("description", "two\nlines", "one line"),
+    ("description", 'Says "hello"', 'a " or a \\'),
+    ("description", "back\\slash", 'a " or a \\'),
+    ("description", "two\nlines", "line break"),
     ("description", "Uses {{ jinja }}", "Jinja"),
     ("description", "d" * 201, "at most 200"),
     ("author_name", "", "must not be empty"),
-    ("author_name", 'Ada "The Countess" Lovelace', "plain name"),
+    ("author_name", 'Ada "The Countess" Lovelace', 'a " or a \\'),
     ("author_name", "Ada <ada@example.com>", "plain name"),
-    ("author_name", "back\\slash", "plain name"),
-    ("author_name", "{% if %}", "plain name"),
+    ("author_name", "back\\slash", 'a " or a \\'),
+    ("author_name", "{% if %}", "Jinja"),
     ("author_name", "a" * 101, "at most 100"),
+    # Several rules could fire: the reason is the one the answer most plainly breaks.
+    ("project_name", "My Project\n", "line break"),
+    ("project_name", "1 Model-", "start with an ASCII letter"),
+    ("project_name", "Model!" + "m" * 70, "letters, digits"),
+    ("project_name", "Model\t-", "control characters"),
+    ("package_name", "json\n", "line break"),
+    ("package_name", "yaml\x00", "control characters"),
+    ("package_name", "Class", "start with a lowercase letter"),
+    ("package_name", "class_", "end with an underscore"),
+    ("package_name", "test_api_", "end with an underscore"),
+    ("package_name", "json-" + "m" * 60, "only a-z, 0-9 and _"),
+    ("package_name", "m" * 51 + "_", "at most 50"),
+    ("author_email", "a@example.com\n", "line break"),
+    ("author_email", "{{x}}" * 60 + "@example.com", "at most 254"),
+    ("github_owner", "my-org\n", "line break"),
+    ("github_owner", "-" + "o" * 39, "at most 39"),
+    ("github_owner", "-my_org", "only letters, digits, -"),
+    ("description", '"quoted"\r', "line break"),
+    ("description", '"' * 201, "at most 200"),
+    ("author_name", 'Ada "\u2029', "line break"),
+    ("author_name", "\t", "control characters"),
 ]
+
+
+@pytest.mark.parametrize(("question", "answer", "reason"), BAD_ANSWERS)
+def test_bad_answer_is_refused_with_its_reason(
+    template_snapshot: Path, tmp_path: Path, question: str, answer: str, reason: str
+) -> None:
+    message = _refusal(template_snapshot, tmp_path / "project", **{question: answer})
+    assert message.startswith(f"Validation error for question '{question}': "), message
+    assert reason in message, message
+
 
 BAD_CODE_OWNERS = [
     "alice",
@@ -85,46 +257,57 @@ BAD_CODE_OWNERS = [
     "@alice @",
     "@my-org/ml team",
     "",
-    "@alice\n@bob",
+    "@alice @bob ",
     "@{{ x }}",
+    "@my-org/",
 ]
-
-
-@pytest.mark.parametrize(("question", "answer", "reason"), BAD_ANSWERS)
-def test_bad_answer_is_refused_with_a_reason(
-    template_snapshot: Path, tmp_path: Path, question: str, answer: str, reason: str
-) -> None:
-    with pytest.raises(ValueError, match="Validation error") as excinfo:
-        copier.run_copy(
-            str(template_snapshot),
-            tmp_path / "project",
-            data={question: answer},
-            defaults=True,
-            unsafe=False,
-            quiet=True,
-            vcs_ref="HEAD",
-        )
-    message = str(excinfo.value)
-    assert f"question '{question}'" in message
-    assert reason in message
-    assert "\n" not in message.strip(), "the reason should be one line"
-    assert not (tmp_path / "project").exists() or not any((tmp_path / "project").iterdir())
 
 
 @pytest.mark.parametrize("answer", BAD_CODE_OWNERS)
 def test_bad_code_owners_are_refused(template_snapshot: Path, tmp_path: Path, answer: str) -> None:
-    with pytest.raises(ValueError, match="Validation error") as excinfo:
-        copier.run_copy(
-            str(template_snapshot),
-            tmp_path / "project",
-            data={"team_size": TEAM_SIZES[-1], "code_owners": answer},
-            defaults=True,
-            unsafe=False,
-            quiet=True,
-            vcs_ref="HEAD",
-        )
-    assert "question 'code_owners'" in str(excinfo.value)
-    assert "GitHub handles or teams" in str(excinfo.value)
+    message = _refusal(
+        template_snapshot, tmp_path / "project", team_size=TEAM_SIZES[-1], code_owners=answer
+    )
+    assert message == (
+        "Validation error for question 'code_owners': must be like @alice @my-org/ml-team"
+    )
+
+
+# GitHub's forms of an owner: a user, or an organisation's team (an organisation alone is
+# not accepted); a team's slug is lowercase letters, digits and single hyphens.
+GITHUB_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+TEAM_SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+
+
+def test_default_code_owner_is_a_team_github_accepts(
+    render: Callable[..., GeneratedProject],
+) -> None:
+    """The default names a team of the organisation (`@org/team`), never `@org`, which
+    GitHub refuses; the rendered CODEOWNERS has that one owner for every path."""
+    project = render(team_size=TEAM_SIZES[-1], github_owner="acme-labs")
+    owners = project.answers["code_owners"]
+    assert re.fullmatch(rf"@acme-labs/{TEAM_SLUG}", owners), owners
+    text = (project.path / ".github" / "CODEOWNERS").read_text(encoding="utf-8")
+    rules = [line.split() for line in text.splitlines() if line and not line.startswith("#")]
+    assert rules == [["*", owners]]
+    for owner in rules[0][1:]:
+        assert re.fullmatch(rf"@{GITHUB_NAME}/{TEAM_SLUG}|@{GITHUB_NAME}", owner), owner
+
+
+@pytest.mark.parametrize(
+    ("project_name", "package_name"),
+    [
+        ("Churn Predictor 2.0", "churn_predictor_2_0"),
+        # 64 characters whose 50th is a separator: the default is cut, never left invalid.
+        ("A" * 49 + " " + "B" * 14, "a" * 49),
+        ("M" * 64, "m" * 50),
+    ],
+)
+def test_a_valid_project_name_derives_a_valid_package_name(
+    render: Callable[..., GeneratedProject], project_name: str, package_name: str
+) -> None:
+    project = render(project_name=project_name)
+    assert project.package == package_name
 
 
 # The longest answers the validators accept.
