@@ -134,7 +134,8 @@ def uv_executable() -> str:
 def find_python(version: str) -> str | None:
     """An interpreter of `version` (such as "3.13") on this machine, or None.
 
-    Looks on PATH for `python3.13`, then asks pyenv; uv cannot download one here.
+    Looks on PATH for `python3.13`, then asks pyenv, then uv for one it manages (from
+    `uv python install`); nothing is downloaded.
     """
     candidates = [shutil.which(f"python{version}")]
     if pyenv := shutil.which("pyenv"):
@@ -143,6 +144,14 @@ def find_python(version: str) -> str | None:
         ).stdout.strip()
         if prefix:
             candidates.append(str(Path(prefix) / "bin" / f"python{version}"))
+    try:
+        uv = uv_executable()
+    except RuntimeError:
+        uv = None
+    if uv:
+        uv_find = [uv, "python", "find", "--system", "--no-python-downloads", version]
+        found = subprocess.run(uv_find, capture_output=True, text=True, check=False)
+        candidates.append(found.stdout.strip())
     probe = "import sys; print('%d.%d' % sys.version_info[:2])"
     for candidate in filter(None, candidates):
         # A shim on PATH may exist and still fail for want of a selected version.
