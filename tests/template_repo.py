@@ -33,8 +33,9 @@ def clone(source: Path, dest: Path) -> Path:
 
 
 def commit_all(repo: Path, message: str) -> None:
+    """Commit everything; a step that changed nothing still leaves its commit."""
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-verify", "-m", message)
+    git(repo, "commit", "-q", "--no-verify", "--allow-empty", "-m", message)
 
 
 def append_and_commit(repo: Path, path: str, line: str) -> None:
