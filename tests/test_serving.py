@@ -8,9 +8,14 @@ start and probe the service, on 127.0.0.1 and a free port instead of 0.0.0.0:800
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
+import select
 import shutil
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -246,27 +251,172 @@ def test_metrics(service: Service) -> None:
 
 
 def test_predictions_are_logged(service: Service) -> None:
-    """Each served prediction adds one JSON line, where the image's settings point."""
+    """Each served prediction is logged where the image's settings point, and reads back
+    as one entry per record with the project's own reader."""
+    package = service.project.package
     log = Path(
         service.python(
             "from pathlib import Path;"
-            f"from {service.project.package}.config import get_settings;"
+            f"from {package}.config import get_settings;"
             "print(Path(get_settings().prediction_log_path).resolve())"
         )
     )
     assert log.is_relative_to(service.replay.root), "the log is written inside the image"
 
-    def lines() -> list[dict[str, Any]]:
-        text = log.read_text(encoding="utf-8") if log.exists() else ""
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    def logged() -> list[dict[str, Any]]:
+        if not log.exists():
+            return []
+        entries = service.python(
+            f"import json; from {package}.prediction_log import read_prediction_log as read;"
+            f"print(json.dumps(list(read(__import__('pathlib').Path({str(log)!r})))))"
+        )
+        return list(json.loads(entries))
 
-    before = len(lines())
-    payload = _example_payload(service)
-    records = payload["records"] * 3
-    httpx.post(f"{service.url}/predict", json={"records": records}, timeout=30).raise_for_status()
-    logged = lines()[before:]
-    assert len(logged) == len(records)
-    assert all(line["model_version"] for line in logged)
+    before = len(logged())
+    records = _example_payload(service)["records"] * 3
+    response = httpx.post(f"{service.url}/predict", json={"records": records}, timeout=30)
+    response.raise_for_status()
+    new = logged()[before:]
+    assert [entry["features"] for entry in new] == records
+    assert [entry["prediction"] for entry in new] == response.json()["predictions"]
+    assert {entry["model_version"] for entry in new} == {response.json()["model_version"]}
+
+
+def _body_limit(service: Service) -> int:
+    """The image's MAX_BODY_BYTES, as the service computes it."""
+    package = service.project.package
+    return int(
+        service.python(
+            f"from {package}.config import get_settings;"
+            f"from {package}.serving.schemas import request_body_limit;"
+            "print(request_body_limit(get_settings()))"
+        )
+    )
+
+
+def _send_slowly(port: int, head: bytes, body: Iterator[bytes]) -> http.client.HTTPResponse:
+    """Send a request's head, then its body piece by piece while the server has not
+    answered yet, and read the answer (which may come before the body is complete)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(head)
+    for piece in body:
+        if select.select([sock], [], [], 0)[0]:
+            break  # the server has answered
+        try:
+            sock.sendall(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    answer = http.client.HTTPResponse(sock)
+    answer.begin()
+    return answer
+
+
+def _refusal(answer: http.client.HTTPResponse) -> dict[str, Any]:
+    assert answer.status == 413, answer.status
+    assert answer.getheader("content-type") == "application/json"
+    detail: dict[str, Any] = json.loads(answer.read())
+    return detail
+
+
+def test_a_body_over_the_limit_is_refused_by_its_declared_length(service: Service) -> None:
+    """Content-Length over the limit: 413 at once, before a byte of the body is sent."""
+    limit = _body_limit(service)
+    head = (
+        "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {limit + 1}\r\n\r\n"
+    ).encode()
+
+    answer = _send_slowly(service.port, head, iter([]))
+
+    assert "MAX_BODY_BYTES" in _refusal(answer)["detail"]
+
+
+def test_a_streamed_body_over_the_limit_is_refused(service: Service) -> None:
+    """A chunked body declares no length: it is refused once it has passed the limit,
+    without the rest being read (the body here would be 100 times the limit)."""
+    limit = _body_limit(service)
+    head = (
+        b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    piece = b"[" * 65536
+    chunks = (b"%x\r\n%b\r\n" % (len(piece), piece) for _ in range(100 * limit // len(piece)))
+
+    answer = _send_slowly(service.port, head, chunks)
+
+    assert "MAX_BODY_BYTES" in _refusal(answer)["detail"]
+    assert httpx.get(f"{service.url}/health", timeout=10).status_code == 200
+
+
+def test_the_api_answers_only_what_its_schema_documents(service: Service) -> None:
+    """Schemathesis fuzzes every operation from the service's own OpenAPI document: each
+    answer's status, content type and body must be documented, and none may be a 5xx."""
+    checks = [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+        "positive_data_acceptance",
+    ]
+    cmd = [
+        *_schemathesis(),
+        "run",
+        f"{service.url}/openapi.json",
+        f"--checks={','.join(checks)}",
+        "--max-examples=40",
+        "--seed=6",
+        "--workers=1",
+        "--request-timeout=30",
+    ]
+    result = run(cmd, service.project.path, check=False, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _schemathesis() -> list[str]:
+    found = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
+    assert found, "schemathesis is a dev dependency of this repository: uv sync"
+    return [found]
+
+
+def _series(exposition: str) -> set[str]:
+    """The time series of a Prometheus text exposition: each sample's name and labels."""
+    return {
+        line.rsplit(" ", 1)[0]
+        for line in exposition.splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+
+
+def test_invented_methods_add_no_series(service: Service) -> None:
+    httpx.request("BREW", f"{service.url}/health", timeout=10)
+    httpx.get(f"{service.url}/metrics", timeout=10)
+    before = _series(httpx.get(f"{service.url}/metrics", timeout=10).text)
+
+    for number in range(20):
+        httpx.request(f"INVENTED{number}", f"{service.url}/health", timeout=10)
+
+    after = _series(httpx.get(f"{service.url}/metrics", timeout=10).text)
+    assert after == before
+    assert any('method="other"' in series for series in after)
+
+
+def test_metrics_pass_promtool(service: Service) -> None:
+    """`promtool check metrics`, Prometheus' own linter for expositions: naming, units,
+    help texts. Prometheus' Debian package provides promtool (`.ci/run` installs it)."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is needed: apt-get install prometheus"
+    httpx.post(f"{service.url}/predict", json=_example_payload(service), timeout=30)
+    exposition = httpx.get(f"{service.url}/metrics", timeout=10).text
+
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=exposition, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = {line.split()[2] for line in exposition.splitlines() if line.startswith("# TYPE")}
+    prefix = f"{service.project.package}_"
+    assert names and all(name.startswith(prefix) for name in names), names
 
 
 def test_healthcheck_command(service: Service) -> None:

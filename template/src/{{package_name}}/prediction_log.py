@@ -1,8 +1,15 @@
-"""Log every served prediction as one JSON line, for monitoring to read later.
+"""Log every served prediction, for monitoring to read later.
 
-Each line holds the time, the model version, the record's features, the predicted class
-and the class probabilities. Lines of one request go to the file in a single append, so
-several threads or uvicorn worker processes can share one log without mixing lines.
+Each request the service answers becomes one JSON line: the time, the request's body as
+the client sent it and the response as the service answered it (predictions,
+probabilities, classes and model version). `read_prediction_log` turns the lines back
+into one entry per record. A line goes to the file in a single append, so several
+threads or uvicorn worker processes can share one log without mixing lines.
+
+The log is on the path of every prediction, so it writes what the service already has:
+the request body pydantic has validated and the response body it has serialised. Writing
+each record out again as JSON took longer than predicting it. The file stays open between
+requests, and is opened again when it has been moved or deleted (log rotation).
 """
 
 from __future__ import annotations
@@ -10,51 +17,62 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# Line breaks in a JSON document can only be whitespace between its tokens (inside strings
+# they are escaped), so a body keeps its meaning with them turned into spaces.
+LINE_BREAKS_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
+
 
 class PredictionLog:
-    """Appends predictions to a JSON-lines file, creating its folder when needed."""
+    """Appends served predictions to a JSON-lines file, creating its folder when needed."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        # The open file's descriptor, and which file it is (to notice rotation).
+        self._file: tuple[int, os.stat_result] | None = None
 
-    def append(
-        self,
-        features: Sequence[Mapping[str, float]],
-        predictions: Sequence[int],
-        probabilities: Sequence[Sequence[float]],
-        model_version: str,
-    ) -> None:
-        timestamp = datetime.now(UTC).isoformat()
-        lines = "".join(
-            json.dumps(
-                {
-                    "timestamp": timestamp,
-                    "model_version": model_version,
-                    "features": record,
-                    "prediction": prediction,
-                    "probabilities": record_probabilities,
-                }
-            )
-            + "\n"
-            for record, prediction, record_probabilities in zip(
-                features, predictions, probabilities, strict=True
-            )
+    def append(self, request: bytes, response: bytes) -> None:
+        """Log one answered request: its JSON body, already parsed, and the JSON answer.
+
+        Both must be valid JSON documents (as the service has checked): they are written
+        into the line as they are.
+        """
+        line = b'{"timestamp":%b,"request":%b,"response":%b}\n' % (
+            json.dumps(datetime.now(UTC).isoformat()).encode(),
+            request.translate(LINE_BREAKS_TO_SPACES),
+            response.translate(LINE_BREAKS_TO_SPACES),
         )
         with self._lock:
-            descriptor = self._open()
+            os.write(self._descriptor(), line)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                os.close(self._file[0])
+                self._file = None
+
+    def _descriptor(self) -> int:
+        """The open log file, opened again if the file at `path` is no longer it."""
+        if self._file is not None:
+            descriptor, opened = self._file
             try:
-                os.write(descriptor, lines.encode("utf-8"))
-            finally:
-                os.close(descriptor)
+                if os.path.samestat(self.path.stat(), opened):
+                    return descriptor
+            except FileNotFoundError:
+                pass
+            os.close(descriptor)
+            self._file = None
+        descriptor = self._open()
+        self._file = (descriptor, os.fstat(descriptor))
+        return descriptor
 
     def _open(self) -> int:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         try:
             return os.open(self.path, flags, 0o644)
         except FileNotFoundError:
@@ -63,8 +81,24 @@ class PredictionLog:
 
 
 def read_prediction_log(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the logged predictions in the order they were written."""
+    """Yield the logged predictions, one per record, in the order they were served.
+
+    Each holds the time of the request, the model version, the record's features, the
+    predicted class and the class probabilities.
+    """
     with path.open(encoding="utf-8") as lines:
         for line in lines:
-            if line.strip():
-                yield json.loads(line)
+            if not line.strip():
+                continue
+            logged = json.loads(line)
+            request, response = logged["request"], logged["response"]
+            for features, prediction, probabilities in zip(
+                request["records"], response["predictions"], response["probabilities"], strict=True
+            ):
+                yield {
+                    "timestamp": logged["timestamp"],
+                    "model_version": response["model_version"],
+                    "features": features,
+                    "prediction": prediction,
+                    "probabilities": probabilities,
+                }

@@ -1,4 +1,11 @@
-"""Prometheus metrics of the service, kept in a registry of its own per app."""
+"""Prometheus metrics of the service, kept in a registry of its own per app.
+
+Every metric is named after the project's package, as in `<package>_predictions_total`,
+so that the service's metrics do not collide with other services' in a shared
+Prometheus. The labels only take values from small fixed sets, so that no client can
+create new time series at will: unknown paths and unknown methods are counted as
+`other`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,14 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Request paths outside the API are counted under one label, so that scanners probing
-# random URLs cannot blow up the number of time series.
-OTHER_PATH = "other"
+# The package's name, e.g. `my_project` for `my_project.serving.metrics`.
+NAMESPACE = __name__.partition(".")[0]
+OTHER = "other"
+# The methods HTTP defines (RFC 9110, and PATCH from RFC 5789). Servers pass any other
+# method string on; it must not become a label value of its own.
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 
 
 class ServiceMetrics:
@@ -23,12 +35,14 @@ class ServiceMetrics:
             "http_requests",
             "HTTP requests by method, path and status code.",
             ["method", "path", "status"],
+            namespace=NAMESPACE,
             registry=self.registry,
         )
         self.latency = Histogram(
             "http_request_duration_seconds",
             "Time to answer an HTTP request, by method and path.",
             ["method", "path"],
+            namespace=NAMESPACE,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=self.registry,
         )
@@ -36,12 +50,14 @@ class ServiceMetrics:
             "predictions",
             "Records scored, by predicted class.",
             ["predicted_class"],
+            namespace=NAMESPACE,
             registry=self.registry,
         )
         self.model_info = Gauge(
             "model_info",
             "The model being served (always 1), labelled with its version.",
             ["version"],
+            namespace=NAMESPACE,
             registry=self.registry,
         )
 
@@ -74,8 +90,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            path = scope["path"] if scope["path"] in self.paths else OTHER_PATH
-            method = scope["method"]
+            path = scope["path"] if scope["path"] in self.paths else OTHER
+            method = scope["method"] if scope["method"] in HTTP_METHODS else OTHER
             self.metrics.requests.labels(method=method, path=path, status=str(status)).inc()
             self.metrics.latency.labels(method=method, path=path).observe(
                 time.perf_counter() - start
