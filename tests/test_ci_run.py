@@ -60,6 +60,7 @@ def test_ci_run_stops_when_an_offered_python_is_missing(tmp_path: Path) -> None:
     _link(bin_dir, "bash", "dirname", "git")
     (bin_dir / "uv").symlink_to(Path(uv_executable()).resolve())
     _fake(bin_dir, "promtool", "exit 0\n")
+    _fake(bin_dir, "jq", "exit 0\n")
     ours = f"{sys.version_info.major}.{sys.version_info.minor}"
     missing = [version for version in offered() if version != ours]
     assert missing, "the template offers only this Python: nothing can be missing"
@@ -110,6 +111,7 @@ def test_ci_run_installs_promtool_when_missing(tmp_path: Path, case: str) -> Non
     bin_dir.mkdir()
     log = tmp_path / "apt.log"
     _link(bin_dir, "bash", "dirname")
+    _fake(bin_dir, "jq", "exit 0\n")
     _fake(bin_dir, "dpkg-query", f"printf '%s' '{dpkg_status}'\n")
     _fake(bin_dir, "sudo", 'exec "$@"\n')
     _fake(
