@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from generated_project import (
@@ -204,6 +205,19 @@ def test_release_publishes_the_champion_of_the_tracking_server(
     assert labels["model.version"] == champion[0]
     assert labels["model.run-id"] == champion[1]
     assert labels["model.source"] == info["source"]
+
+    # The service started on the exported folder, as the image runs it, says the same.
+    port = free_port()
+    command = [
+        str(team.project.path / ".venv" / "bin" / "uvicorn"),
+        *("--factory", f"{team.project.package}.serving.app:create_app"),
+        *("--host", "127.0.0.1", "--port", str(port)),
+    ]
+    exported = {f"{team.project.prefix}MODEL_URI": str(runner / "build" / "model")}
+    with serve(command, runner, team.env(exported), f"http://127.0.0.1:{port}/ready"):
+        ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=10).json()
+    assert [ready["model_version"], ready["model_run_id"]] == champion
+    assert ready["model_source"] == info["source"]
 
 
 def test_release_without_a_tracking_server_says_it_trained_its_own_model(team: Team) -> None:
