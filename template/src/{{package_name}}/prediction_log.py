@@ -27,6 +27,13 @@ from typing import Any
 LINE_BREAKS_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
 
 
+def on_one_line(document: bytes) -> bytes:
+    """A JSON document with its line breaks, if any, turned into spaces."""
+    if b"\n" in document or b"\r" in document:
+        return document.translate(LINE_BREAKS_TO_SPACES)
+    return document
+
+
 class PredictionLog:
     """Appends served predictions to a JSON-lines file, creating its folder when needed."""
 
@@ -44,8 +51,8 @@ class PredictionLog:
         """
         line = b'{"timestamp":%b,"request":%b,"response":%b}\n' % (
             json.dumps(datetime.now(UTC).isoformat()).encode(),
-            request.translate(LINE_BREAKS_TO_SPACES),
-            response.translate(LINE_BREAKS_TO_SPACES),
+            on_one_line(request),
+            on_one_line(response),
         )
         with self._lock:
             os.write(self._descriptor(), line)

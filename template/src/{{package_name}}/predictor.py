@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -89,14 +88,6 @@ class Predictor:
             probabilities = self.model.predict_proba(features)
         labels = self.model.classes_[probabilities.argmax(axis=1)]
         return Predictions(labels=labels.tolist(), probabilities=probabilities.tolist())
-
-
-def features_array(records: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float64]:
-    """Records (feature name to value) as the model's input: a row each, columns in order."""
-    shape = (len(records), len(FEATURE_COLUMNS))
-    # Filled straight from the values: building a list of lists first takes twice as long.
-    values = (record[name] for record in records for name in FEATURE_COLUMNS)
-    return np.fromiter(values, dtype=np.float64, count=shape[0] * shape[1]).reshape(shape)
 
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +25,9 @@ OTHER = "other"
 HTTP_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
+
+
+MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
 
 class ServiceMetrics:
@@ -60,10 +64,24 @@ class ServiceMetrics:
             namespace=NAMESPACE,
             registry=self.registry,
         )
+        # `labels()` checks its arguments and takes a lock on every call; the few label
+        # values seen on every request keep their time series here instead.
+        self._series: dict[tuple[object, ...], Any] = {}
+
+    def count_request(self, method: str, path: str, status: int, seconds: float) -> None:
+        self._labelled(self.requests, method, path, str(status)).inc()
+        self._labelled(self.latency, method, path).observe(seconds)
 
     def count_predictions(self, labels: Iterable[int]) -> None:
         for label, count in collections.Counter(labels).items():
-            self.predictions.labels(predicted_class=str(label)).inc(count)
+            self._labelled(self.predictions, str(label)).inc(count)
+
+    def _labelled(self, metric: MetricT, *values: str) -> MetricT:
+        key = (metric, *values)
+        series: MetricT | None = self._series.get(key)
+        if series is None:
+            series = self._series[key] = metric.labels(*values)
+        return series
 
 
 class MetricsMiddleware:
@@ -92,7 +110,4 @@ class MetricsMiddleware:
         finally:
             path = scope["path"] if scope["path"] in self.paths else OTHER
             method = scope["method"] if scope["method"] in HTTP_METHODS else OTHER
-            self.metrics.requests.labels(method=method, path=path, status=str(status)).inc()
-            self.metrics.latency.labels(method=method, path=path).observe(
-                time.perf_counter() - start
-            )
+            self.metrics.count_request(method, path, status, time.perf_counter() - start)
