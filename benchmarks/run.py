@@ -5,29 +5,37 @@
    measures with an empty cache, which downloads every package), beside the floor the
    stack sets for it: installing, compiling bytecode, creating the tracking store and
    the library imports of each of the three processes (train, promote, serve).
-3. /predict throughput and p99 latency of the generated service against a bare FastAPI
-   endpoint calling the same model, same server settings, same load (127.0.0.1 only,
-   bounded request count).
+3. /predict throughput and p99 latency of the generated service against the fastest
+   honest FastAPI endpoint for the same model, both started by the image's own command
+   in its environment (the Dockerfile replayed), driven by wrk on 127.0.0.1 from the
+   other CPU core, for one record and 100 records per request; throughput with one and
+   two uvicorn workers; /health latency while clients send oversized bodies.
 4. Size of the serving image's dependency set: the environment the Dockerfile's runtime
    stage installs, replayed outside Docker.
 
-Usage: uv run python benchmarks/run.py [--cold] [--requests N] [--json PATH]
+Needs wrk and taskset (Debian: `apt-get install wrk util-linux`) and two CPU cores.
+
+Usage: uv run python benchmarks/run.py [--cold] [--seconds S] [--rounds N] [--json PATH]
+       uv run python benchmarks/run.py --serving PROJECT   # part 3 only, on a project
+                                                           # that has exported its model
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import os
 import shlex
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from generated_project import (  # noqa: E402  (tests/ is not a package)
+    DockerReplay,
     clean_env,
     dockerfile_cmd,
     dockerfile_env,
@@ -224,98 +233,365 @@ def bench_prediction_floor(project: Path, setup_s: float) -> dict[str, float]:
     return {**floor, "total_s": sum(floor.values())}
 
 
-# 3. Serving throughput ----------------------------------------------------------------
+# 3. Serving: throughput and p99 against the fastest honest endpoint, and /health under abuse
 
-BARE_APP = textwrap.dedent(
+# The baseline: the fastest honest FastAPI endpoint for the same job. It loads the model
+# folder the image serves, takes the same JSON records, builds a NumPy array in the
+# model's column order and returns the same fields, parsing and writing JSON with
+# pydantic-core (which every FastAPI install has, and which beats the `json` module). It
+# validates nothing, counts no metrics and logs no predictions: all of that is the
+# generated service's overhead.
+BASELINE_MODULE = "bench_baseline"
+BASELINE_APP = textwrap.dedent(
     """
+    import gc
+    import json
     import os
+    from pathlib import Path
 
     import mlflow.sklearn
-    import pandas as pd
-    from fastapi import FastAPI
-
-    model = mlflow.sklearn.load_model(os.environ["BARE_MODEL_DIR"])
-    app = FastAPI()
+    import numpy as np
+    from fastapi import FastAPI, Request, Response
+    from pydantic_core import from_json, to_json
 
 
-    @app.post("/predict")
-    def predict(body: dict[str, list[dict[str, float]]]) -> dict[str, list[int]]:
-        frame = pd.DataFrame(body["records"])[list(model.feature_names_in_)]
-        return {"predictions": model.predict(frame).tolist()}
+    def create_app() -> FastAPI:
+        model_dir = Path(os.environ["MODEL_URI_VARIABLE"])
+        model = mlflow.sklearn.load_model(str(model_dir))
+        columns = list(model.feature_names_in_)
+        classes = model.classes_.tolist()
+        version = json.loads((model_dir / "model_info.json").read_text())["version"]
+        app = FastAPI()
+        gc.freeze()  # as the service does once its model is loaded
+
+        @app.post("/predict")
+        async def predict(request: Request) -> Response:
+            records = from_json(await request.body())["records"]
+            values = (record[column] for record in records for column in columns)
+            count = len(records) * len(columns)
+            features = np.fromiter(values, np.float64, count).reshape(-1, len(columns))
+            probabilities = model.predict_proba(features)
+            labels = model.classes_[probabilities.argmax(axis=1)]
+            body = {
+                "predictions": labels.tolist(),
+                "probabilities": probabilities.tolist(),
+                "classes": classes,
+                "model_version": version,
+            }
+            return Response(to_json(body), media_type="application/json")
+
+        return app
+    """
+)
+
+# wrk's Lua script: POSTs the file named after `--` (GETs without one) and prints the
+# run's figures as one line of JSON.
+WRK_SCRIPT = textwrap.dedent(
+    """
+    function init(args)
+      if args[1] then
+        local file = assert(io.open(args[1], "rb"))
+        wrk.method = "POST"
+        wrk.headers["Content-Type"] = "application/json"
+        wrk.body = file:read("*a")
+        file:close()
+      end
+    end
+
+    function done(summary, latency, requests)
+      local errors = summary.errors
+      io.write(string.format(
+        '{"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, "max_ms": %f, '
+        .. '"non_2xx": %d, "socket_errors": %d}\\n',
+        summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
+        latency:percentile(99) / 1e3, latency.max / 1e3, errors.status,
+        errors.connect + errors.read + errors.write + errors.timeout))
+    end
+    """
+)
+WRK_LOAD = ["-t1", "-c10"]  # one load-generating thread, ten connections
+SERVER_CORE, CLIENT_CORE = "0", "1"
+
+
+def pinned(core: str, cmd: list[str]) -> list[str]:
+    """`cmd` run on one CPU core, so that server and load generator do not share one."""
+    return ["taskset", "--cpu-list", core, *cmd]
+
+
+def wrk(
+    url: str, script: Path, seconds: int, body: Path | None = None, close: bool = False
+) -> dict[str, float]:
+    """wrk's figures for `seconds` of load; `close` opens a connection per request."""
+    cmd = ["wrk", *WRK_LOAD, f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url]
+    if close:
+        cmd[1:1] = ["-H", "Connection: close"]
+    proc = run_command(pinned(CLIENT_CORE, [*cmd, *(["--", str(body)] if body else [])]), ROOT)
+    figures: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["non_2xx"] == figures["socket_errors"] == 0, f"{url}: {figures}"
+    figures["rps"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+@dataclass
+class Image:
+    """The serving image, replayed outside Docker: its environment, folder and CMD."""
+
+    env: dict[str, str]
+    workdir: Path
+    cmd: list[str]
+
+    def command(self, port: int, app: str | None = None, workers: int = 1) -> list[str]:
+        """The image's CMD on 127.0.0.1:`port`, serving `app` (a factory) instead of ours."""
+        cmd = list(self.cmd)
+        for flag, value in (("--host", "127.0.0.1"), ("--port", str(port))):
+            cmd[cmd.index(flag) + 1] = value
+        if app:
+            [ours] = [arg for arg in cmd if arg.endswith(":create_app")]
+            cmd[cmd.index(ours)] = app
+        executable = shutil.which(cmd[0], path=self.env["PATH"])
+        assert executable, f"{cmd[0]} is not on the image's PATH"
+        return [executable, *cmd[1:], *(["--workers", str(workers)] if workers > 1 else [])]
+
+
+def replay_image(project: Path, root: Path) -> Image:
+    replay = DockerReplay(context=project, root=root)
+    replay.replay()
+    image = Image(
+        env=replay.runtime_env(),
+        workdir=replay.runtime_workdir(),
+        cmd=dockerfile_cmd((project / "Dockerfile").read_text(encoding="utf-8")),
+    )
+    model_variable = f"{PACKAGE.upper()}_MODEL_URI"
+    (image.workdir / f"{BASELINE_MODULE}.py").write_text(
+        BASELINE_APP.replace("MODEL_URI_VARIABLE", model_variable)
+    )
+    return image
+
+
+@contextmanager
+def serving(image: Image, app: str | None = None, workers: int = 1) -> Iterator[str]:
+    """The image's server on a free port, pinned to the server core for one worker."""
+    port = free_port()
+    cmd = image.command(port, app, workers)
+    with server(pinned(SERVER_CORE, cmd) if workers == 1 else cmd, image.workdir, port, image.env):
+        yield f"http://127.0.0.1:{port}"
+
+
+def _median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def bench_throughput(image: Image, tmp: Path, seconds: int, rounds: int) -> dict[str, Any]:
+    """/predict under wrk's load, generated service against baseline, in turns.
+
+    A third server, the generated service logging to /dev/null, shows what the prediction
+    log's writes to disk cost (the log is still serialised and written, by the kernel
+    to nowhere).
+    """
+    script = tmp / "wrk.lua"
+    script.write_text(WRK_SCRIPT)
+    baseline = f"{BASELINE_MODULE}:create_app"
+    no_disk = Image(
+        {**image.env, f"{PACKAGE.upper()}_PREDICTION_LOG_PATH": os.devnull},
+        image.workdir,
+        image.cmd,
+    )
+    results: dict[str, Any] = {}
+    with (
+        serving(image) as generated_url,
+        serving(image, baseline) as baseline_url,
+        serving(no_disk) as no_disk_url,
+    ):
+        urls = {"generated": generated_url, "baseline": baseline_url, "log_to_devnull": no_disk_url}
+        for size in (1, 100):
+            body = tmp / f"body-{size}.json"
+            body.write_text(json.dumps({"records": example_records(generated_url, size)}))
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
+            for url in urls.values():  # warm up: the first requests are slower
+                wrk(f"{url}/predict", script, 3, body)
+            for _ in range(rounds):
+                for name, url in urls.items():
+                    runs[name].append(wrk(f"{url}/predict", script, seconds, body))
+            summary = {
+                name: {"rps": _median(r, "rps"), "p99_ms": _median(r, "p99_ms")}
+                for name, r in runs.items()
+            }
+            ratios = {
+                f"{name}_{key}_ratio": summary[name][figure] / summary["baseline"][figure]
+                for name in ("generated", "log_to_devnull")
+                for key, figure in (("rps", "rps"), ("p99", "p99_ms"))
+            }
+            results[f"records_{size}"] = {**summary, **ratios, "runs": runs}
+    return {**results, "seconds": seconds, "rounds": rounds}
+
+
+def bench_workers(image: Image, tmp: Path, seconds: int) -> dict[str, Any]:
+    """Throughput of one and two uvicorn workers, one record per request.
+
+    One worker runs on the server's core as above; two workers are left to the scheduler
+    on both cores, so one of them shares a core with wrk: two cores are all there are.
+    Each is measured on kept-alive connections, as above, and with a new connection per
+    request: uvicorn's `--workers` leaves Nagle's algorithm on (uvicorn issue #3149), so
+    on kept-alive connections every response after the first waits for a delayed ACK.
+    """
+    script = tmp / "wrk.lua"
+    body = tmp / "body-1.json"
+    results: dict[str, Any] = {}
+    for workers in (1, 2):
+        with serving(image, workers=workers) as url:
+            _wait_for_workers(image.workdir, workers)
+            for close in (False, True):
+                wrk(f"{url}/predict", script, 3, body, close)
+                name = f"workers_{workers}" + ("_close" if close else "")
+                results[name] = wrk(f"{url}/predict", script, seconds, body, close)
+    results["scaling"] = results["workers_2"]["rps"] / results["workers_1"]["rps"]
+    results["scaling_close"] = results["workers_2_close"]["rps"] / results["workers_1_close"]["rps"]
+    return results
+
+
+def _wait_for_workers(workdir: Path, workers: int) -> None:
+    """Wait until every worker has started: the first to answer does not mean all have,
+    and the others, still importing, would take the CPU from it."""
+    log = max(workdir.glob("server-*.log"), key=lambda path: path.stat().st_mtime)
+    deadline = time.monotonic() + 120
+    while log.read_text(errors="replace").count("Application startup complete") < workers:
+        assert time.monotonic() < deadline, f"{workers} workers did not start:\n{log.read_text()}"
+        time.sleep(0.5)
+
+
+# What each of the service's guarantees costs per request, timed in the image's own
+# interpreter: strict validation (beyond parsing the JSON), the metrics, the prediction log.
+GUARANTEES = textwrap.dedent(
+    """
+    import json, sys, timeit
+    from pathlib import Path
+    from pydantic_core import from_json
+    from PACKAGE.prediction_log import PredictionLog
+    from PACKAGE.serving.body import parse_json
+    from PACKAGE.serving.metrics import ServiceMetrics
+    from PACKAGE.serving.schemas import PredictionRequest, PredictionResponse
+
+    body = Path(sys.argv[1]).read_bytes()
+    records = len(from_json(body)["records"])
+    labels = [0] * records
+    response = PredictionResponse.model_construct(
+        predictions=labels, probabilities=[[0.9, 0.05, 0.05]] * records, classes=[0, 1, 2],
+        model_version="1",
+    ).model_dump_json().encode()
+    log = PredictionLog(Path(sys.argv[2]))
+    metrics = ServiceMetrics()
+
+    def metrics_of_a_request():
+        metrics.count_request("POST", "/predict", 200, 0.001)
+        metrics.count_predictions(labels)
+
+    def microseconds(function):
+        number = 20000 // records + 100
+        return 1e6 * min(timeit.repeat(function, number=number, repeat=5)) / number
+
+    print(json.dumps({
+        "parse_us": microseconds(lambda: from_json(body)),
+        "parse_and_validate_us": microseconds(lambda: parse_json(PredictionRequest, body)),
+        "metrics_us": microseconds(metrics_of_a_request),
+        "log_us": microseconds(lambda: log.append(body, response)),
+    }))
     """
 )
 
 
-async def _load(url: str, body: dict[str, Any], requests: int, concurrency: int) -> list[float]:
-    latencies: list[float] = []
-    queue = iter(range(requests))
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        for _ in queue:
-            start = time.perf_counter()
-            response = await client.post(f"{url}/predict", json=body)
-            latencies.append(time.perf_counter() - start)
-            response.raise_for_status()
-
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-    return latencies
+def bench_guarantees(image: Image, tmp: Path) -> dict[str, Any]:
+    script = tmp / "guarantees.py"
+    script.write_text(GUARANTEES.replace("PACKAGE", PACKAGE))
+    python = shutil.which("python", path=image.env["PATH"])
+    assert python
+    results = {}
+    for size in (1, 100):
+        log = tmp / f"guarantees-{size}.jsonl"
+        cmd = pinned(SERVER_CORE, [python, str(script), str(tmp / f"body-{size}.json"), str(log)])
+        proc = run_command(cmd, image.workdir, env=image.env)
+        results[f"records_{size}"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results
 
 
-def _measure(url: str, body: dict[str, Any], requests: int, concurrency: int) -> dict[str, float]:
-    asyncio.run(_load(url, body, requests // 10, concurrency))  # warm-up
-    start = time.perf_counter()
-    latencies = sorted(asyncio.run(_load(url, body, requests, concurrency)))
-    elapsed = time.perf_counter() - start
-    return {"rps": requests / elapsed, "p99_ms": 1000 * latencies[int(0.99 * len(latencies)) - 1]}
+ABUSER = textwrap.dedent(
+    """
+    # Sends oversized /predict bodies for a while, one connection after another.
+    import socket, sys, time
+    port, mode, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+    body = open(sys.argv[4], "rb").read()
+    head = "POST /predict HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/json\\r\\n"
+    if mode == "chunked":
+        head += "Transfer-Encoding: chunked\\r\\n\\r\\n"
+        step = 1 << 16
+        body = b"".join(
+            b"%x\\r\\n%s\\r\\n" % (len(body[i : i + step]), body[i : i + step])
+            for i in range(0, len(body), step)
+        ) + b"0\\r\\n\\r\\n"
+    else:
+        head += f"Content-Length: {len(body)}\\r\\n\\r\\n"
+    answers = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            try:
+                sock.sendall(head.encode() + body)
+            except OSError:
+                pass  # the server answered and closed before taking the whole body
+            try:
+                status = sock.recv(64).split(b" ")[1].decode()
+            except (OSError, IndexError):
+                status = "reset"  # closed before its answer could be read
+            answers[status] = answers.get(status, 0) + 1
+    print(answers)
+    """
+)
 
 
-def bench_throughput(project: Path, requests: int, concurrency: int = 8) -> dict[str, Any]:
-    run([UV, "run", "--no-sync", SLUG, "export-model"], project)
-    model_dir = project / "build" / "model"
-    (project / "bare_app.py").write_text(BARE_APP)
-    python = str(project / ".venv" / "bin" / "python")
-    prefix = PACKAGE.upper()
-    generated_env = {
-        f"{prefix}_MODEL_URI": str(model_dir),
-        f"{prefix}_PREDICTION_LOG_PATH": str(project / "bench-predictions.jsonl"),
-    }
-    results: dict[str, list[dict[str, float]]] = {"bare": [], "generated": []}
-    body: dict[str, Any] = {}
-    for _ in range(2):  # alternate to spread the machine's drift over both
-        for name in ("generated", "bare"):
-            port = free_port()
-            target = [f"{PACKAGE}.serving.app:create_app", "--factory"]
-            if name == "bare":
-                target = ["bare_app:app"]
-            cmd = [
-                python,
-                "-m",
-                "uvicorn",
-                *target,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
+def bench_health_under_abuse(image: Image, tmp: Path, seconds: int) -> dict[str, Any]:
+    """/health latency while clients send oversized bodies, with the limit and without.
+
+    The abusers send 100,000 records (29 MB) in one body: declared by Content-Length and,
+    from a second client, streamed in chunks with no length. One wrk connection probes
+    /health meanwhile. "no limit" raises MAX_BODY_BYTES so that bodies are read and
+    parsed before the batch limit refuses them, as before the limit existed.
+    """
+    script = tmp / "wrk.lua"
+    big = tmp / "abuse.json"
+    abuser = tmp / "abuser.py"
+    abuser.write_text(ABUSER)
+    python = shutil.which("python", path=image.env["PATH"])
+    assert python
+    results: dict[str, Any] = {}
+    unlimited = {f"{PACKAGE.upper()}_MAX_BODY_BYTES": str(1 << 30)}
+    for name, extra in (("limit", {}), ("no limit", unlimited)):
+        variant = Image({**image.env, **extra}, image.workdir, image.cmd)
+        with serving(variant) as url:
+            if not big.exists():
+                big.write_text(json.dumps({"records": example_records(url, 100_000)}))
+            port = url.rsplit(":", 1)[1]
+            idle = _probe(url, script, 3)
+            abusers = [
+                subprocess.Popen(
+                    pinned(
+                        CLIENT_CORE, [python, str(abuser), port, mode, str(seconds + 2), str(big)]
+                    ),
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for mode in ("length", "chunked")
             ]
-            env = {"BARE_MODEL_DIR": str(model_dir)} if name == "bare" else generated_env
-            with server(cmd, project, port, env) as url:
-                if name == "generated":
-                    body = {"records": example_records(url, 1)}
-                results[name].append(_measure(url, body, requests, concurrency))
-    best = {
-        name: {"rps": max(r["rps"] for r in runs), "p99_ms": min(r["p99_ms"] for r in runs)}
-        for name, runs in results.items()
-    }
-    return {
-        **best,
-        "rps_ratio": best["generated"]["rps"] / best["bare"]["rps"],
-        "p99_ratio": best["generated"]["p99_ms"] / best["bare"]["p99_ms"],
-        "requests": requests,
-        "concurrency": concurrency,
-    }
+            time.sleep(1)
+            busy = _probe(url, script, seconds)
+            answers = [process.communicate(timeout=120)[0].strip() for process in abusers]
+        results[name] = {"idle": idle, "abused": busy, "abuser_answers": answers}
+    return {**results, "body_mb": big.stat().st_size / 1e6}
+
+
+def _probe(url: str, script: Path, seconds: int) -> dict[str, float]:
+    cmd = ["wrk", "-t1", "-c1", f"-d{seconds}s", "--timeout", "10s", "-s", str(script)]
+    proc = run_command(pinned(CLIENT_CORE, [*cmd, f"{url}/health"]), ROOT)
+    figures: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return figures
 
 
 # 4. Serving image dependency size ------------------------------------------------------
@@ -348,31 +624,55 @@ def bench_image_size(project: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="also measure with an empty uv cache")
-    parser.add_argument("--requests", type=int, default=2000, help="requests per load run")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per server and size")
+    parser.add_argument(
+        "--serving", type=Path, metavar="PROJECT", help="only measure serving, on this project"
+    )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        results["render"] = bench_render(tmp)
-        results["first_prediction_warm"], project = bench_first_prediction(tmp, cache=None)
-        setup_s = results["first_prediction_warm"]["steps"]["make setup"]
-        results["first_prediction_floor"] = bench_prediction_floor(project, setup_s)
-        if args.cold:
-            results["first_prediction_cold"], _ = bench_first_prediction(
-                tmp, cache=tmp / "uv-cache"
-            )
-        results["throughput"] = bench_throughput(project, args.requests)
-        results["image"] = bench_image_size(project)
-    print(report(results))
+        if args.serving:
+            results["serving"] = bench_serving(args.serving, tmp, args.seconds, args.rounds)
+            print(serving_report(results["serving"]))
+        else:
+            results["render"] = bench_render(tmp)
+            results["first_prediction_warm"], project = bench_first_prediction(tmp, cache=None)
+            setup_s = results["first_prediction_warm"]["steps"]["make setup"]
+            results["first_prediction_floor"] = bench_prediction_floor(project, setup_s)
+            if args.cold:
+                results["first_prediction_cold"], _ = bench_first_prediction(
+                    tmp, cache=tmp / "uv-cache"
+                )
+            run([UV, "run", "--no-sync", SLUG, "export-model"], project)
+            results["serving"] = bench_serving(project, tmp, args.seconds, args.rounds)
+            results["image"] = bench_image_size(project)
+            print(report(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 
+def bench_serving(project: Path, tmp: Path, seconds: int, rounds: int) -> dict[str, Any]:
+    image = replay_image(project, tmp / "image")
+    return {
+        "throughput": bench_throughput(image, tmp, seconds, rounds),
+        "workers": bench_workers(image, tmp, seconds),
+        "guarantees": bench_guarantees(image, tmp),
+        "health_under_abuse": bench_health_under_abuse(image, tmp, seconds),
+    }
+
+
+def table(rows: list[tuple[str, str, str, str]]) -> str:
+    lines = ["| measure | value | ratio / note | target |", "|---|---|---|---|"]
+    return "\n".join(lines + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows])
+
+
 def report(results: dict[str, Any]) -> str:
-    r, t, i = results["render"], results["throughput"], results["image"]
+    r, i = results["render"], results["image"]
     warm, floor = results["first_prediction_warm"], results["first_prediction_floor"]
     rows = [
         (
@@ -400,31 +700,85 @@ def report(results: dict[str, Any]) -> str:
         rows.append(
             ("copier copy -> first /predict (cold cache)", f"{cold['total_s']:.1f} s", "", "report")
         )
-    rows += [
-        (
-            "/predict throughput, generated vs bare",
-            f"{t['generated']['rps']:.0f} vs {t['bare']['rps']:.0f} req/s",
-            f"{t['rps_ratio']:.2f}x",
-            ">= 0.8x",
-        ),
-        (
-            "/predict p99, generated vs bare",
-            f"{t['generated']['p99_ms']:.1f} vs {t['bare']['p99_ms']:.1f} ms",
-            f"{t['p99_ratio']:.2f}x",
-            "<= 1.2x",
-        ),
+    rows.append(
         (
             "serving dependency set (runtime venv)",
             f"{i['runtime_mb']:.0f} MB",
             f"dev env {i['dev_env_mb']:.0f} MB",
             "<= 400 MB",
-        ),
-    ]
-    lines = ["| measure | value | ratio / note | target |", "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+        )
+    )
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in warm["steps"].items())
     floors = ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in floor.items())
-    return "\n".join(lines) + f"\n\nWarm steps: {steps}\nFloor: {floors}\n"
+    return (
+        table(rows)
+        + f"\n\nWarm steps: {steps}\nFloor: {floors}\n\n"
+        + serving_report(results["serving"])
+    )
+
+
+def serving_report(serving: dict[str, Any]) -> str:
+    rows = []
+    for size in (1, 100):
+        t = serving["throughput"][f"records_{size}"]
+        generated, baseline, devnull = t["generated"], t["baseline"], t["log_to_devnull"]
+        rows += [
+            (
+                f"/predict throughput, {size} record(s), generated vs baseline",
+                f"{generated['rps']:.0f} vs {baseline['rps']:.0f} req/s",
+                f"{t['generated_rps_ratio']:.2f}x",
+                ">= 0.8x",
+            ),
+            (
+                f"/predict p99, {size} record(s), generated vs baseline",
+                f"{generated['p99_ms']:.1f} vs {baseline['p99_ms']:.1f} ms",
+                f"{t['generated_p99_ratio']:.2f}x",
+                "<= 1.2x",
+            ),
+            (
+                f"  the same, prediction log to /dev/null, {size} record(s)",
+                f"{devnull['rps']:.0f} req/s, p99 {devnull['p99_ms']:.1f} ms",
+                f"{t['log_to_devnull_rps_ratio']:.2f}x, p99 {t['log_to_devnull_p99_ratio']:.2f}x",
+                "report",
+            ),
+        ]
+    w = serving["workers"]
+    for suffix, connections in (("", "kept-alive"), ("_close", "a new one per request")):
+        rows.append(
+            (
+                f"/predict, 1 record, 2 uvicorn workers vs 1, connections {connections}",
+                f"{w['workers_2' + suffix]['rps']:.0f} vs {w['workers_1' + suffix]['rps']:.0f}"
+                " req/s",
+                f"{w['scaling' + suffix]:.2f}x",
+                "report",
+            )
+        )
+    for size in (1, 100):
+        g = serving["guarantees"][f"records_{size}"]
+        rows.append(
+            (
+                f"cost per request of the guarantees, {size} record(s)",
+                f"validation {g['parse_and_validate_us'] - g['parse_us']:.0f} µs, metrics "
+                f"{g['metrics_us']:.0f} µs, prediction log {g['log_us']:.0f} µs",
+                f"JSON parsing alone {g['parse_us']:.0f} µs",
+                "report",
+            )
+        )
+    abuse = serving["health_under_abuse"]
+    for name in ("limit", "no limit"):
+        idle, abused = abuse[name]["idle"], abuse[name]["abused"]
+        rows.append(
+            (
+                f"/health p99 / max while {abuse['body_mb']:.0f} MB bodies are sent ({name})",
+                f"{abused['p99_ms']:.1f} / {abused['max_ms']:.0f} ms",
+                f"idle {idle['p99_ms']:.1f} / {idle['max_ms']:.0f} ms",
+                "report",
+            )
+        )
+    answers = "; ".join(
+        f"{name}: {', '.join(abuse[name]['abuser_answers'])}" for name in abuse if name != "body_mb"
+    )
+    return table(rows) + f"\n\nAbusers' answers (by Content-Length, chunked): {answers}\n"
 
 
 if __name__ == "__main__":
