@@ -467,7 +467,7 @@ GUARANTEES = textwrap.dedent(
     from pathlib import Path
     from pydantic_core import from_json
     from PACKAGE.prediction_log import PredictionLog
-    from PACKAGE.serving.body import parse_json
+    from PACKAGE.serving.body import json_body_errors
     from PACKAGE.serving.metrics import ServiceMetrics
     from PACKAGE.serving.schemas import PredictionRequest, PredictionResponse
 
@@ -481,6 +481,10 @@ GUARANTEES = textwrap.dedent(
     log = PredictionLog(Path(sys.argv[2]))
     metrics = ServiceMetrics()
 
+    def parse_and_validate():
+        with json_body_errors():
+            PredictionRequest.model_validate_json(body)
+
     def metrics_of_a_request():
         metrics.count_request("POST", "/predict", 200, 0.001)
         metrics.count_predictions(labels)
@@ -491,7 +495,7 @@ GUARANTEES = textwrap.dedent(
 
     print(json.dumps({
         "parse_us": microseconds(lambda: from_json(body)),
-        "parse_and_validate_us": microseconds(lambda: parse_json(PredictionRequest, body)),
+        "parse_and_validate_us": microseconds(parse_and_validate),
         "metrics_us": microseconds(metrics_of_a_request),
         "log_us": microseconds(lambda: log.append(body, response)),
     }))

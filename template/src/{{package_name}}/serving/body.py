@@ -11,7 +11,9 @@ before a byte is read, and while reading, for bodies sent without one (chunked).
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from fastapi import HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -19,8 +21,6 @@ from pydantic import BaseModel, ValidationError
 
 JSON_MEDIA_TYPE = "application/json"
 SCHEMA_REF = "#/components/schemas/{model}"
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def is_json(content_type: str) -> bool:
@@ -55,14 +55,15 @@ async def read_json_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def parse_json(model: type[ModelT], body: bytes) -> ModelT:
-    """Parse and validate a JSON body in one pass.
+@contextmanager
+def json_body_errors() -> Iterator[None]:
+    """Turn pydantic's errors while it parses and validates a JSON body into answers.
 
     A body that is not JSON at all (malformed, not UTF-8, nested deeper than the parser
-    allows) gets 400; JSON that does not fit `model` gets 422 with every problem found.
+    allows) gets 400; JSON that does not fit the model gets 422 with every problem found.
     """
     try:
-        return model.model_validate_json(body)
+        yield
     except ValidationError as error:
         problems = error.errors(include_url=False, include_context=False, include_input=False)
         if problems[0]["type"] == "json_invalid":
