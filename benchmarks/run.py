@@ -42,21 +42,17 @@ from typing import Any
 import copier
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from generated_project import (  # noqa: E402  (tests/ is not a package)
+from copier_mlops.docker_replay import (
     DockerReplay,
-    clean_env,
     dockerfile_cmd,
     dockerfile_env,
     dockerfile_sync_commands,
-    free_port,
     parse_dockerfile,
-    serve,
-    uv_executable,
 )
-from generated_project import run as run_command  # noqa: E402
+from copier_mlops.processes import clean_env, free_port, serve, uv_executable
+from copier_mlops.processes import run as run_command
+
+ROOT = Path(__file__).resolve().parent.parent
 
 UV = uv_executable()
 ANSWERS = {"maturity_stage": "deploy", "team_size": "solo", "project_name": "Bench Model"}

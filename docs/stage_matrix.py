@@ -13,26 +13,26 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import copier
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from copier_mlops.ladder import Ladder, load_ladder
 
-from generated_project import load_ladder  # noqa: E402  (tests/ is not a package)
+# The repository this script is in, which need not be the one copier_mlops was installed
+# from (a test runs a clone's copy with this repository's environment).
+ROOT = Path(__file__).resolve().parent.parent
 
 PAGE = ROOT / "docs" / "stage-matrix.md"
 MARK = "✓"
 
 
-def _table(ladder: dict[str, Any], axis: str, levels: list[str], names: list[str]) -> str:
+def _table(ladder: Ladder, axis: str, levels: list[str], names: list[str]) -> str:
     rows = [
         "| Component | What it adds | " + " | ".join(f"`{level}`" for level in levels) + " |",
         "|---|---|" + "---|" * len(levels),
     ]
     for name in names:
-        component = ladder["components"][name]
+        component = ladder.components[name]
         first = levels.index(component[axis])
         marks = [MARK if i >= first else "" for i in range(len(levels))]
         rows.append(f"| `{name}` | {component['summary']} | " + " | ".join(marks) + " |")
@@ -59,9 +59,9 @@ def _tree(stage: str, team_size: str) -> str:
 
 def render() -> str:
     """The page's full text."""
-    ladder = load_ladder()
-    stages, team_sizes = ladder["stages"], ladder["team_sizes"]
-    components = ladder["components"]
+    ladder = load_ladder(ROOT)
+    stages, team_sizes = ladder.stages, ladder.team_sizes
+    components = ladder.components
     by_stage = [n for n, c in components.items() if c["team"] == team_sizes[0]]
     by_team = [n for n, c in components.items() if c["team"] != team_sizes[0]]
     parts = [

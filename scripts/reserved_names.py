@@ -37,16 +37,10 @@ from pathlib import Path, PurePosixPath
 
 import copier
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from copier_mlops.config import load_copier_config
+from copier_mlops.processes import clean_env, find_python, run, uv_executable
 
-from generated_project import (  # noqa: E402  (tests/ is not a package)
-    clean_env,
-    find_python,
-    load_copier_config,
-    run,
-    uv_executable,
-)
+ROOT = Path(__file__).resolve().parent.parent
 
 OUTPUT = ROOT / "reserved_names.yml"
 COMMAND = "uv run python scripts/reserved_names.py"
@@ -139,7 +133,7 @@ def layout_names(template: Path) -> set[str]:
 
 def lock_maximal_project(into: Path) -> dict[str, object]:
     """Render the project with every component on and resolve it with `uv lock`."""
-    config = load_copier_config()
+    config = load_copier_config(ROOT)
     ladder = config["ladder"]["default"]
     pythons = config["python_version"]["choices"]
     project = into / "maximal"
@@ -254,7 +248,7 @@ def _flow_list(names: list[str], indent: int = 6, width: int = 100) -> str:
 
 def render() -> str:
     """The file's full text, from the interpreters, a fresh resolution and template/."""
-    pythons = load_copier_config()["python_version"]["choices"]
+    pythons = load_copier_config(ROOT)["python_version"]["choices"]
     keywords: set[str] = set()
     stdlib: set[str] = set()
     for version in pythons:

@@ -17,16 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from generated_project import (
-    GIT_ENV,
-    ROOT,
-    STAGES,
-    TEAM_SIZES,
-    GeneratedProject,
-    clean_env,
-    run,
-    uv_executable,
-)
+
+from copier_mlops import ROOT
+from copier_mlops.ladder import STAGES, TEAM_SIZES
+from copier_mlops.processes import GIT_ENV, clean_env, run, uv_executable
+
+from helpers.generated_project import GeneratedProject
 
 
 def _snapshot_files() -> list[Path]:
@@ -101,7 +97,7 @@ class ProjectBuilder:
     """Builds a generated project once per stage and session, step by step.
 
     Tests of the same stage and copy share the build (they are grouped on one xdist
-    worker, see generated_project.stage_params), so each copy is installed once. A step
+    worker, see helpers.generated_project.stage_params), so each copy is installed once. A step
     that failed fails every test that needs it, with the original error, instead of
     being retried.
     """

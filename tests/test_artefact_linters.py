@@ -10,7 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from generated_project import STAGES, TEAM_SIZES, GeneratedProject, components_on, run
+
+from copier_mlops.ladder import STAGES, TEAM_SIZES, components_on
+from copier_mlops.processes import run
+
+from helpers.generated_project import GeneratedProject
 
 BIN = Path(sys.executable).parent
 TEAM = TEAM_SIZES[-1]

@@ -15,8 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from generated_project import ROOT, run, uv_executable
-from python_versions import REQUIRE_ENV, offered
+
+from copier_mlops import ROOT
+from copier_mlops.processes import run, uv_executable
+
+from helpers.python_versions import REQUIRE_ENV, offered
 
 CI_RUN = ROOT / ".ci" / "run"
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from generated_project import ROOT, run
-from template_repo import clone, commit_all, git_env, tag_release
+from copier_mlops import ROOT
+from copier_mlops.processes import run
+
+from helpers.template_repo import clone, commit_all, git_env, tag_release
 
 SCRIPT = "docs/stage_matrix.py"
 

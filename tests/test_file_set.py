@@ -15,14 +15,11 @@ from pathlib import Path
 import jinja2
 import pathspec
 import pytest
-from generated_project import (
-    LADDER,
-    ROOT,
-    STAGES,
-    TEAM_SIZES,
-    GeneratedProject,
-    components_on,
-)
+
+from copier_mlops import ROOT
+from copier_mlops.ladder import LADDER, STAGES, TEAM_SIZES, components_on
+
+from helpers.generated_project import GeneratedProject
 
 COMBINATIONS = [(stage, team) for stage in STAGES for team in TEAM_SIZES]
 
@@ -31,7 +28,7 @@ def _claims(package: str) -> dict[str, pathspec.PathSpec]:
     """Each component's paths as a matcher; `*` in them stands for the package folder."""
     return {
         name: pathspec.GitIgnoreSpec.from_lines(component.get("paths", []))
-        for name, component in LADDER["components"].items()
+        for name, component in LADDER.components.items()
     }
 
 
@@ -54,7 +51,7 @@ def test_no_file_is_claimed_by_two_components(maximal_project: GeneratedProject)
     ("component", "path"),
     [
         (name, path)
-        for name, component in LADDER["components"].items()
+        for name, component in LADDER.components.items()
         for path in component.get("paths", [])
     ],
 )

@@ -22,7 +22,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from generated_project import GIT_ENV, STAGES, TEAM_SIZES, clean_env, run, serve, stage_params
+
+from copier_mlops.ladder import STAGES, TEAM_SIZES
+from copier_mlops.processes import GIT_ENV, clean_env, run, serve
+
+from helpers.generated_project import stage_params
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from generated_project import TEAM_SIZES, GeneratedProject, stage_params
+
+from copier_mlops.ladder import LADDER, TEAM_SIZES
+
+from helpers.generated_project import GeneratedProject, stage_params
 
 pytestmark = pytest.mark.slow
 
@@ -110,9 +113,7 @@ def test_team_size_adds_no_code() -> None:
     """The lifecycle runs at the smallest team size; that is enough only while team size
     changes how people work together, not the code (no component of a larger team owns
     a Python file or pyproject.toml)."""
-    from generated_project import LADDER
-
-    for name, component in LADDER["components"].items():
+    for name, component in LADDER.components.items():
         if component["team"] != TEAM_SIZES[0]:
             for path in component.get("paths", []):
                 assert not path.endswith((".py", "pyproject.toml")), (name, path)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from generated_project import LADDER, ROOT, STAGES, TEAM_SIZES, load_copier_config
+
+from copier_mlops import ROOT
+from copier_mlops.config import load_copier_config
+from copier_mlops.ladder import LADDER, STAGES, TEAM_SIZES
 
 CONFIG = load_copier_config()
 
@@ -28,9 +31,9 @@ def test_default_is_one_of_the_choices(question: str) -> None:
     assert CONFIG[question]["default"] in _choice_values(CONFIG[question])
 
 
-@pytest.mark.parametrize("name", list(LADDER["components"]))
+@pytest.mark.parametrize("name", list(LADDER.components))
 def test_component_is_well_formed(name: str) -> None:
-    component = LADDER["components"][name]
+    component = LADDER.components[name]
     assert component["stage"] in STAGES, f"{name}: unknown stage {component['stage']!r}"
     assert component["team"] in TEAM_SIZES, f"{name}: unknown team size {component['team']!r}"
     assert component.get("summary", "").strip(), f"{name}: needs a one-line summary"

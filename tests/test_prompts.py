@@ -22,8 +22,9 @@ import copier
 import pexpect
 import pyte
 import pytest
-from generated_project import load_copier_config
 from jinja2.sandbox import SandboxedEnvironment
+
+from copier_mlops.config import load_copier_config
 
 COLUMNS, ROWS = 80, 24
 QMARK = "🎤 "  # two columns wide, then a space

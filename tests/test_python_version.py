@@ -8,15 +8,14 @@ import re
 from collections.abc import Callable
 
 import pytest
-from generated_project import (
-    STAGES,
-    TEAM_SIZES,
-    GeneratedProject,
-    find_python,
-    load_copier_config,
-    parse_dockerfile,
-)
-from python_versions import REQUIRE_ENV, missing_message, offered
+
+from copier_mlops.config import load_copier_config
+from copier_mlops.docker_replay import parse_dockerfile
+from copier_mlops.ladder import STAGES, TEAM_SIZES
+from copier_mlops.processes import find_python
+
+from helpers.generated_project import GeneratedProject
+from helpers.python_versions import REQUIRE_ENV, missing_message, offered
 
 QUESTION = load_copier_config()["python_version"]
 VERSIONS = offered()

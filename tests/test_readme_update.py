@@ -14,8 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from generated_project import ROOT
-from template_repo import (
+
+from copier_mlops import ROOT
+
+from helpers.template_repo import (
     append_and_commit,
     clone,
     commit_all,

@@ -18,15 +18,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from generated_project import (
-    GIT_ENV,
-    GeneratedProject,
-    free_port,
-    run,
-    serve,
-    stage_params,
-    stages_with,
-)
+
+from copier_mlops.ladder import stages_with
+from copier_mlops.processes import GIT_ENV, free_port, run, serve
+
+from helpers.generated_project import GeneratedProject, stage_params
 
 pytestmark = pytest.mark.slow
 

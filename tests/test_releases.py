@@ -9,8 +9,11 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from generated_project import ROOT, run
-from template_repo import (
+
+from copier_mlops import ROOT
+from copier_mlops.processes import run
+
+from helpers.template_repo import (
     append_and_commit,
     bash_commands,
     clone,

@@ -12,7 +12,7 @@ import ast
 import subprocess
 from pathlib import Path
 
-from generated_project import ROOT
+from copier_mlops import ROOT
 
 API_CALLS = {"run_copy", "run_update", "run_recopy"}
 COMMANDS = {"copy", "update", "recopy"}

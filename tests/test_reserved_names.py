@@ -14,15 +14,15 @@ import tomllib
 
 import pytest
 import yaml
-from generated_project import ROOT, STAGES, stage_params
 
-sys.path.insert(0, str(ROOT / "scripts"))
+from copier_mlops import ROOT
+from copier_mlops.ladder import STAGES
 
-from reserved_names import (  # scripts/ is not a package: imported from its folder
-    COMMAND,
-    possible_package_names,
-    top_level_modules,
-)
+# The editable install of this repository (pyproject.toml) puts its root on sys.path,
+# so its scripts/ folder imports as a namespace package.
+from scripts.reserved_names import COMMAND, possible_package_names, top_level_modules
+
+from helpers.generated_project import stage_params
 
 RESERVED = yaml.safe_load((ROOT / "reserved_names.yml").read_text(encoding="utf-8"))[
     "reserved_names"

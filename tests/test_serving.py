@@ -1,6 +1,6 @@
 """The serving image's program, run the way its Dockerfile runs it, and the promotion gate.
 
-No Docker engine here: the Dockerfile is replayed (see generated_project.DockerReplay):
+No Docker engine here: the Dockerfile is replayed (see copier_mlops.docker_replay):
 its builder stage's COPYs from the build context and its `uv sync` lines install the
 runtime environment into a scratch folder; the runtime stage's ENV, CMD and HEALTHCHECK
 start and probe the service, on 127.0.0.1 and a free port instead of 0.0.0.0:8000.
@@ -24,17 +24,12 @@ from typing import Any
 
 import httpx
 import pytest
-from generated_project import (
-    DockerReplay,
-    GeneratedProject,
-    dockerfile_cmd,
-    dockerfile_healthcheck,
-    free_port,
-    run,
-    serve,
-    stage_params,
-    stages_with,
-)
+
+from copier_mlops.docker_replay import DockerReplay, dockerfile_cmd, dockerfile_healthcheck
+from copier_mlops.ladder import stages_with
+from copier_mlops.processes import free_port, run, serve
+
+from helpers.generated_project import GeneratedProject, stage_params
 
 pytestmark = pytest.mark.slow
 

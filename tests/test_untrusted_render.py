@@ -6,7 +6,9 @@ from pathlib import Path
 
 import copier
 import yaml
-from generated_project import GIT_ENV, clean_env, load_copier_config, run
+
+from copier_mlops.config import load_copier_config
+from copier_mlops.processes import GIT_ENV, clean_env, run
 
 DERIVED = [
     key for key, q in load_copier_config().items() if isinstance(q, dict) and q.get("when") is False

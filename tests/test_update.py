@@ -17,8 +17,10 @@ from typing import Any
 
 import copier
 import pytest
-from generated_project import STAGES, TEAM_SIZES, components_on, load_ladder
-from template_repo import commit_all, git
+
+from copier_mlops.ladder import STAGES, TEAM_SIZES, components_on, load_ladder
+
+from helpers.template_repo import commit_all, git
 
 FIRST, LAST = STAGES[0], STAGES[-1]
 TEAM = TEAM_SIZES[0]
@@ -178,7 +180,7 @@ def test_update_moves_up_a_stage_and_keeps_user_edits(
     added = components_on(LAST, TEAM) - components_on(FIRST, TEAM)
     assert added
     for name in added:
-        for pattern in ladder["components"][name].get("paths", []):
+        for pattern in ladder.components[name].get("paths", []):
             assert list(project.glob(pattern.lstrip("/"))), f"{pattern} of {name} missing"
     answers = (project / ANSWERS_FILE).read_text(encoding="utf-8")
     assert f"maturity_stage: {LAST}" in answers

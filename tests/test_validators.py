@@ -15,14 +15,13 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from generated_project import (
-    STAGES,
-    TEAM_SIZES,
-    GeneratedProject,
-    load_copier_config,
-    run,
-)
 from jinja2.sandbox import SandboxedEnvironment
+
+from copier_mlops.config import load_copier_config
+from copier_mlops.ladder import STAGES, TEAM_SIZES
+from copier_mlops.processes import run
+
+from helpers.generated_project import GeneratedProject
 
 CONFIG = load_copier_config()
 

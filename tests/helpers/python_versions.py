@@ -6,14 +6,15 @@ where each version was found and stops the run, saying what to install, when one
 missing. Under `.ci/run` (REQUIRE_ENV set), the tests fail instead of skipping a
 version they cannot find.
 
-Usage: uv run python tests/python_versions.py
+Usage: uv run python tests/helpers/python_versions.py
 """
 
 from __future__ import annotations
 
 import sys
 
-from generated_project import find_python, load_copier_config
+from copier_mlops.config import load_copier_config
+from copier_mlops.processes import find_python
 
 REQUIRE_ENV = "COPIER_MLOPS_REQUIRE_EVERY_PYTHON"
 

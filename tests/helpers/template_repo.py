@@ -12,7 +12,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from generated_project import GIT_ENV, clean_env, run, uv_executable
+from copier_mlops.processes import GIT_ENV, clean_env, run, uv_executable
 
 _HEADING = re.compile(r"(#+) +(.*?) *$")
 _FENCE = "```"

@@ -1,0 +1,81 @@
+"""A generated project as the tests see it, and the stages the tests build one at."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from copier_mlops.ladder import STAGES
+from copier_mlops.processes import GIT_ENV, clean_env, run, uv_executable
+
+
+def stage_params(stages: list[str] | None = None, copy: str = "checks") -> list[Any]:
+    """Stages as test parameters, grouped for pytest-xdist by stage and project copy.
+
+    Each stage's project is built twice, as two copies: "checks" runs the project's own
+    checks, "run" trains, promotes and serves. All tests of one copy run on one worker,
+    which builds it once; the two copies build and run on two workers side by side.
+    """
+    return [
+        pytest.param(stage, id=stage, marks=pytest.mark.xdist_group(f"{stage}-{copy}"))
+        for stage in (STAGES if stages is None else stages)
+    ]
+
+
+@dataclass
+class GeneratedProject:
+    """A rendered project and the names it was rendered with."""
+
+    path: Path
+    answers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pyproject(self) -> dict[str, Any]:
+        with (self.path / "pyproject.toml").open("rb") as f:
+            return tomllib.load(f)
+
+    @property
+    def package(self) -> str:
+        return str(self.answers["package_name"])
+
+    @property
+    def slug(self) -> str:
+        """The distribution and CLI name, as the generated pyproject.toml states it."""
+        return str(self.pyproject["project"]["name"])
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of the project's settings in the environment."""
+        return f"{self.package.upper()}_"
+
+    def files(self) -> set[str]:
+        """Every generated file (and symlink), as a POSIX path relative to the project."""
+        skip = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+        return {
+            p.relative_to(self.path).as_posix()
+            for p in self.path.rglob("*")
+            if (p.is_file() or p.is_symlink())
+            and not skip.intersection(p.relative_to(self.path).parts)
+        }
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return clean_env(extra)
+
+    def uv(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return run([uv_executable(), *args], self.path, env=self.env(env), check=check)
+
+    def make(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return run(["make", *args], self.path, env=self.env(env), check=check)
+
+    def git(self, *args: str) -> str:
+        return run(["git", *args], self.path, env=self.env(GIT_ENV)).stdout
