@@ -91,15 +91,20 @@ class Ladder:
                         f"{question}={answer!r} is not one of {self.choices[question]}"
                     )
                 chosen[question] = str(answer)
-        stage_index = self.stages.index(stage)
-        team_index = self.team_sizes.index(team_size)
         return {
             name
-            for name, component in self.components.items()
-            if self.stages.index(component["stage"]) <= stage_index
-            and self.team_sizes.index(component["team"]) <= team_index
+            for name in self.components
+            if self._level(name, "stage", self.stages) <= self.stages.index(stage)
+            and self._level(name, "team", self.team_sizes) <= self.team_sizes.index(team_size)
             and self._only_met(name, chosen)
         }
+
+    def _level(self, name: str, key: str, levels: list[str]) -> int:
+        """A component's first stage or team size, as a position on its ladder."""
+        level = self.components[name].get(key)
+        if level not in levels:
+            raise ValueError(f"{name}: {key} {level!r} is not one of {levels}")
+        return levels.index(level)
 
     def _only_met(self, name: str, chosen: Mapping[str, str]) -> bool:
         for question, allowed in self.only(name).items():

@@ -52,8 +52,8 @@ def test_copier_yml_is_read_as_copier_reads_it() -> None:
 @pytest.mark.parametrize("name", list(LADDER.components))
 def test_component_is_well_formed(name: str) -> None:
     component = LADDER.components[name]
-    assert component["stage"] in STAGES, f"{name}: unknown stage {component['stage']!r}"
-    assert component["team"] in TEAM_SIZES, f"{name}: unknown team size {component['team']!r}"
+    assert component.get("stage") in STAGES, f"{name}: no stage, or not one of {STAGES}"
+    assert component.get("team") in TEAM_SIZES, f"{name}: no team, or not one of {TEAM_SIZES}"
     assert component.get("summary", "").strip(), f"{name}: needs a one-line summary"
     for path in component.get("paths", []):
         assert isinstance(path, str) and path.strip() == path and path, f"{name}: bad path {path!r}"
