@@ -25,6 +25,7 @@ import pytest
 
 from copier_mlops.ladder import STAGES, TEAM_SIZES
 from copier_mlops.processes import GIT_ENV, clean_env, run, serve
+from copier_mlops.service import SERVICE
 
 from helpers.generated_project import stage_params
 
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 # Steps that keep running until stopped: started in the background, stopped at the end.
 LONG_RUNNING = {
-    "make serve": "http://127.0.0.1:8000/ready",
+    "make serve": f"http://127.0.0.1:{SERVICE.port}{SERVICE.paths['ready']}",
     "make mlflow-ui": "http://127.0.0.1:5000",
 }
 # Targets that need a Docker engine, which this machine has not: checked with `make -n`.

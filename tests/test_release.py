@@ -21,6 +21,7 @@ import yaml
 
 from copier_mlops.ladder import stages_with
 from copier_mlops.processes import GIT_ENV, free_port, run, serve
+from copier_mlops.service import SERVICE
 
 from helpers.generated_project import GeneratedProject, stage_params
 
@@ -209,9 +210,10 @@ def test_release_publishes_the_champion_of_the_tracking_server(
         *("--factory", f"{team.project.package}.serving.app:create_app"),
         *("--host", "127.0.0.1", "--port", str(port)),
     ]
-    exported = {f"{team.project.prefix}MODEL_URI": str(runner / "build" / "model")}
-    with serve(command, runner, team.env(exported), f"http://127.0.0.1:{port}/ready"):
-        ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=10).json()
+    exported = {SERVICE.env_name(team.project.prefix, "model"): str(runner / "build" / "model")}
+    ready_url = f"http://127.0.0.1:{port}{SERVICE.paths['ready']}"
+    with serve(command, runner, team.env(exported), ready_url):
+        ready = httpx.get(ready_url, timeout=10).json()
     assert [ready["model_version"], ready["model_run_id"]] == champion
     assert ready["model_source"] == info["source"]
 

@@ -3,7 +3,8 @@
 No Docker engine here: the Dockerfile is replayed (see copier_mlops.docker_replay):
 its builder stage's COPYs from the build context and its `uv sync` lines install the
 runtime environment into a scratch folder; the runtime stage's ENV, CMD and HEALTHCHECK
-start and probe the service, on 127.0.0.1 and a free port instead of 0.0.0.0:8000.
+start and probe the service, on 127.0.0.1 and a free port instead of 0.0.0.0 and the
+port service.yml states.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pytest
 from copier_mlops.docker_replay import DockerReplay, dockerfile_cmd, dockerfile_healthcheck
 from copier_mlops.ladder import stages_with
 from copier_mlops.processes import free_port, run, serve
+from copier_mlops.service import SERVICE
 
 from helpers.generated_project import GeneratedProject, stage_params
 
@@ -43,6 +45,11 @@ class Service:
     url: str
     port: int
     env: dict[str, str]
+
+    def at(self, endpoint: str) -> str:
+        """The URL of an endpoint by role (health, ready, predict, metrics), as service.yml
+        states its path."""
+        return f"{self.url}{SERVICE.paths[endpoint]}"
 
     def python(self, code: str) -> str:
         """Run code with the image's interpreter and environment."""
@@ -89,7 +96,12 @@ class Services:
             assert Path(executable).is_relative_to(replay.root), "the entry must be the image's"
             url = f"http://127.0.0.1:{port}"
             self._stack.enter_context(
-                serve([executable, *cmd[1:]], replay.runtime_workdir(), env, f"{url}/health")
+                serve(
+                    [executable, *cmd[1:]],
+                    replay.runtime_workdir(),
+                    env,
+                    f"{url}{SERVICE.paths['health']}",
+                )
             )
             self._services[stage] = Service(project, replay, url, port, env)
         return self._services[stage]
@@ -127,15 +139,17 @@ def test_runtime_environment_has_no_training_or_dev_tools(service: Service) -> N
 
 
 def test_health_and_ready(service: Service) -> None:
-    assert httpx.get(f"{service.url}/health", timeout=10).status_code == 200
-    ready = httpx.get(f"{service.url}/ready", timeout=10)
+    assert httpx.get(service.at("health"), timeout=10).status_code == 200
+    ready = httpx.get(service.at("ready"), timeout=10)
     assert ready.status_code == 200, ready.text
 
 
 def _example_payload(service: Service) -> dict[str, Any]:
     """The request example the API documents for /predict (what /docs offers to try)."""
     spec = httpx.get(f"{service.url}/openapi.json", timeout=10).json()
-    body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    body = spec["paths"][SERVICE.paths["predict"]]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
     schema = body["schema"]
     if "$ref" in schema:
         schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
@@ -151,7 +165,7 @@ def _example_payload(service: Service) -> dict[str, Any]:
 
 def test_predict_the_documented_example(service: Service) -> None:
     payload = _example_payload(service)
-    response = httpx.post(f"{service.url}/predict", json=payload, timeout=30)
+    response = httpx.post(service.at("predict"), json=payload, timeout=30)
     assert response.status_code == 200, response.text
     body = response.json()
     assert len(body["predictions"]) == len(payload["records"])
@@ -174,7 +188,7 @@ def test_predictions_on_real_records_are_mostly_right(service: Service) -> None:
         " 'labels': df[TARGET_COLUMN].tolist()}))\n"
     )
     data = json.loads(service.project.uv("run", "python", "-c", script).stdout.splitlines()[-1])
-    response = httpx.post(f"{service.url}/predict", json={"records": data["records"]}, timeout=30)
+    response = httpx.post(service.at("predict"), json={"records": data["records"]}, timeout=30)
     assert response.status_code == 200, response.text
     predictions = response.json()["predictions"]
     right = sum(p == y for p, y in zip(predictions, data["labels"], strict=True))
@@ -222,24 +236,24 @@ def test_malformed_payloads_get_4xx_never_5xx(service: Service) -> None:
     answers = {}
     for name, kwargs in _malformed(service):
         kwargs.setdefault("headers", {"content-type": "application/json"})
-        response = httpx.post(f"{service.url}/predict", timeout=30, **kwargs)
+        response = httpx.post(service.at("predict"), timeout=30, **kwargs)
         answers[name] = response.status_code
         if 400 <= response.status_code < 500:
             assert response.json().get("detail"), f"{name}: 4xx without a detail message"
     assert {n: c for n, c in answers.items() if not 400 <= c < 500} == {}
     assert answers["too many records"] == 413
-    assert httpx.get(f"{service.url}/health", timeout=10).status_code == 200
+    assert httpx.get(service.at("health"), timeout=10).status_code == 200
 
 
 def test_metrics(service: Service) -> None:
-    httpx.post(f"{service.url}/predict", json=_example_payload(service), timeout=30)
-    response = httpx.get(f"{service.url}/metrics", timeout=10)
+    httpx.post(service.at("predict"), json=_example_payload(service), timeout=30)
+    response = httpx.get(service.at("metrics"), timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
     assert "# TYPE" in text
     assert "_bucket{" in text, "a latency histogram"
-    assert "/predict" in text, "requests counted by endpoint"
+    assert SERVICE.paths["predict"] in text, "requests counted by endpoint"
     samples = [line for line in text.splitlines() if line and not line.startswith("#")]
     server_errors = [line for line in samples if '"5' in line and "status" in line]
     assert server_errors == [], "no request may have ended in a 5xx"
@@ -269,7 +283,7 @@ def test_predictions_are_logged(service: Service) -> None:
 
     before = len(logged())
     records = _example_payload(service)["records"] * 3
-    response = httpx.post(f"{service.url}/predict", json={"records": records}, timeout=30)
+    response = httpx.post(service.at("predict"), json={"records": records}, timeout=30)
     response.raise_for_status()
     new = logged()[before:]
     assert [entry["features"] for entry in new] == records
@@ -317,8 +331,8 @@ def test_a_body_over_the_limit_is_refused_by_its_declared_length(service: Servic
     """Content-Length over the limit: 413 at once, before a byte of the body is sent."""
     limit = _body_limit(service)
     head = (
-        "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {limit + 1}\r\n\r\n"
+        f"POST {SERVICE.paths['predict']} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {limit + 1}\r\n\r\n"
     ).encode()
 
     answer = _send_slowly(service.port, head, iter([]))
@@ -331,16 +345,16 @@ def test_a_streamed_body_over_the_limit_is_refused(service: Service) -> None:
     without the rest being read (the body here would be 100 times the limit)."""
     limit = _body_limit(service)
     head = (
-        b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n"
-    )
+        f"POST {SERVICE.paths['predict']} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     piece = b"[" * 65536
     chunks = (b"%x\r\n%b\r\n" % (len(piece), piece) for _ in range(100 * limit // len(piece)))
 
     answer = _send_slowly(service.port, head, chunks)
 
     assert "MAX_BODY_BYTES" in _refusal(answer)["detail"]
-    assert httpx.get(f"{service.url}/health", timeout=10).status_code == 200
+    assert httpx.get(service.at("health"), timeout=10).status_code == 200
 
 
 def test_the_api_answers_only_what_its_schema_documents(service: Service, tmp_path: Path) -> None:
@@ -385,14 +399,14 @@ def _series(exposition: str) -> set[str]:
 
 
 def test_invented_methods_add_no_series(service: Service) -> None:
-    httpx.request("BREW", f"{service.url}/health", timeout=10)
-    httpx.get(f"{service.url}/metrics", timeout=10)
-    before = _series(httpx.get(f"{service.url}/metrics", timeout=10).text)
+    httpx.request("BREW", service.at("health"), timeout=10)
+    httpx.get(service.at("metrics"), timeout=10)
+    before = _series(httpx.get(service.at("metrics"), timeout=10).text)
 
     for number in range(20):
-        httpx.request(f"INVENTED{number}", f"{service.url}/health", timeout=10)
+        httpx.request(f"INVENTED{number}", service.at("health"), timeout=10)
 
-    after = _series(httpx.get(f"{service.url}/metrics", timeout=10).text)
+    after = _series(httpx.get(service.at("metrics"), timeout=10).text)
     assert after == before
     assert any('method="other"' in series for series in after)
 
@@ -402,8 +416,8 @@ def test_metrics_pass_promtool(service: Service) -> None:
     help texts. Prometheus' Debian package provides promtool (`.ci/run` installs it)."""
     promtool = shutil.which("promtool")
     assert promtool, "promtool is needed: apt-get install prometheus"
-    httpx.post(f"{service.url}/predict", json=_example_payload(service), timeout=30)
-    exposition = httpx.get(f"{service.url}/metrics", timeout=10).text
+    httpx.post(service.at("predict"), json=_example_payload(service), timeout=30)
+    exposition = httpx.get(service.at("metrics"), timeout=10).text
 
     result = subprocess.run(
         [promtool, "check", "metrics"], input=exposition, capture_output=True, text=True
@@ -419,10 +433,10 @@ def test_healthcheck_command(service: Service) -> None:
     """The image's HEALTHCHECK passes against the running service and fails without one."""
     check = dockerfile_healthcheck(_dockerfile(service.project))
     cwd = service.replay.runtime_workdir()
-    ours = [arg.replace(":8000", f":{service.port}") for arg in check]
-    assert ours != check, "the health check should probe the port the CMD listens on (8000)"
+    ours = [arg.replace(f":{SERVICE.port}", f":{service.port}") for arg in check]
+    assert ours != check, "the health check should probe the port the CMD listens on"
     assert run(ours, cwd, env=service.env, check=False).returncode == 0
-    dead = [arg.replace(":8000", f":{free_port()}") for arg in check]
+    dead = [arg.replace(f":{SERVICE.port}", f":{free_port()}") for arg in check]
     assert run(dead, cwd, env=service.env, check=False, timeout=60).returncode != 0
 
 
@@ -430,11 +444,17 @@ def test_not_ready_without_a_model(service: Service, tmp_path: Path) -> None:
     """With no model where MODEL_URI points, the process is alive but not ready."""
     port = free_port()
     cmd = _with_host_and_port(dockerfile_cmd(_dockerfile(service.project)), port)
-    env = {**service.env, f"{service.project.prefix}MODEL_URI": str(tmp_path / "nothing-here")}
+    env = {
+        **service.env,
+        SERVICE.env_name(service.project.prefix, "model"): str(tmp_path / "nothing-here"),
+    }
     url = f"http://127.0.0.1:{port}"
-    with serve(cmd, service.replay.runtime_workdir(), env, f"{url}/health"):
-        assert httpx.get(f"{url}/ready", timeout=10).status_code == 503
-        response = httpx.post(f"{url}/predict", json=_example_payload(service), timeout=30)
+    paths = SERVICE.paths
+    with serve(cmd, service.replay.runtime_workdir(), env, f"{url}{paths['health']}"):
+        assert httpx.get(f"{url}{paths['ready']}", timeout=10).status_code == 503
+        response = httpx.post(
+            f"{url}{paths['predict']}", json=_example_payload(service), timeout=30
+        )
         assert response.status_code == 503
 
 
