@@ -1,16 +1,19 @@
 """Every stage x team size renders exactly the files components.yml says, fully rendered.
 
-"All the files the template can produce" is the render with every component on (last
-stage, largest team). For any other combination a file is expected when no component
-claims it or the component that claims it is on. Claims are matched with the same
-gitignore-style rules Copier's `_exclude` uses (pathspec).
+"All the files the template can produce" are those of the renders at the last stage and
+the largest team, one for each combination of the answers a component's `only` names
+(one render while no component has an `only`). For any combination of answers a file is
+expected when no component claims it or the components that claim it are on. Claims are
+matched with the same gitignore-style rules Copier's `_exclude` uses (pathspec).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pathspec
@@ -21,10 +24,35 @@ from copier_mlops.ladder import LADDER, STAGES, TEAM_SIZES, components_on
 
 from helpers.generated_project import GeneratedProject
 
-COMBINATIONS = [(stage, team) for stage in STAGES for team in TEAM_SIZES]
+# Every combination of the unordered answers some component's `only` names.
+ONLY_ANSWERS = [
+    dict(zip(LADDER.only_questions(), values, strict=True))
+    for values in itertools.product(*(LADDER.choices[q] for q in LADDER.only_questions()))
+]
+COMBINATIONS = [
+    pytest.param(stage, team, answers, id="-".join([stage, team, *answers.values()]))
+    for stage in STAGES
+    for team in TEAM_SIZES
+    for answers in ONLY_ANSWERS
+]
 
 
-def _claims(package: str) -> dict[str, pathspec.PathSpec]:
+@pytest.fixture(scope="module")
+def maximal_renders(render: Callable[..., GeneratedProject]) -> list[GeneratedProject]:
+    """The renders with every component on that some answers switch on."""
+    return [
+        render(maturity_stage=STAGES[-1], team_size=TEAM_SIZES[-1], **answers)
+        for answers in ONLY_ANSWERS
+    ]
+
+
+@pytest.fixture(scope="module")
+def all_files(maximal_renders: list[GeneratedProject]) -> set[str]:
+    """Every file the template can produce."""
+    return set().union(*(project.files() for project in maximal_renders))
+
+
+def _claims() -> dict[str, pathspec.PathSpec]:
     """Each component's paths as a matcher; `*` in them stands for the package folder."""
     return {
         name: pathspec.GitIgnoreSpec.from_lines(component.get("paths", []))
@@ -36,13 +64,11 @@ def _claimed_by(path: str, claims: dict[str, pathspec.PathSpec]) -> list[str]:
     return [name for name, spec in claims.items() if spec.match_file(path)]
 
 
-def test_no_file_is_claimed_by_two_components(maximal_project: GeneratedProject) -> None:
+def test_no_file_is_claimed_by_two_components(all_files: set[str]) -> None:
     """With one owner per file, "its component is on" is unambiguous."""
-    claims = _claims(maximal_project.package)
+    claims = _claims()
     shared = {
-        path: owners
-        for path in sorted(maximal_project.files())
-        if len(owners := _claimed_by(path, claims)) > 1
+        path: owners for path in sorted(all_files) if len(owners := _claimed_by(path, claims)) > 1
     }
     assert shared == {}, "files claimed by more than one component in components.yml"
 
@@ -55,22 +81,20 @@ def test_no_file_is_claimed_by_two_components(maximal_project: GeneratedProject)
         for path in component.get("paths", [])
     ],
 )
-def test_every_claimed_path_exists(
-    maximal_project: GeneratedProject, component: str, path: str
-) -> None:
+def test_every_claimed_path_exists(all_files: set[str], component: str, path: str) -> None:
     """A path in components.yml that matches nothing is a typo or a missing file."""
     spec = pathspec.GitIgnoreSpec.from_lines([path])
-    assert any(spec.match_file(f) for f in maximal_project.files()), (
+    assert any(spec.match_file(f) for f in all_files), (
         f"{component}: {path!r} matches no generated file"
     )
 
 
 def test_every_template_file_is_generated_when_all_is_on(
-    maximal_project: GeneratedProject,
+    maximal_renders: list[GeneratedProject], all_files: set[str]
 ) -> None:
-    """Nothing in template/ is lost: each file renders to a file of the maximal project."""
-    context = {
-        **maximal_project.answers,
+    """Nothing in template/ is lost: each file renders to a file of a maximal project."""
+    context: dict[str, Any] = {
+        **maximal_renders[0].answers,
         "_copier_conf": {"answers_file": ".copier-answers.yml"},
     }
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
@@ -81,7 +105,7 @@ def test_every_template_file_is_generated_when_all_is_on(
             rel = source.relative_to(template).as_posix()
             name = env.from_string(rel).render(context)
             expected.add(name.removesuffix(".jinja"))
-    assert sorted(expected - maximal_project.files()) == []
+    assert sorted(expected - all_files) == []
 
 
 UNRENDERED = re.compile(
@@ -98,20 +122,19 @@ def _text(path: Path) -> str | None:
         return None
 
 
-@pytest.mark.parametrize(("stage", "team_size"), COMBINATIONS)
+@pytest.mark.parametrize(("stage", "team_size", "answers"), COMBINATIONS)
 def test_generated_files_match_components_yml(
     render: Callable[..., GeneratedProject],
-    maximal_project: GeneratedProject,
+    all_files: set[str],
     stage: str,
     team_size: str,
+    answers: dict[str, str],
 ) -> None:
-    project = render(maturity_stage=stage, team_size=team_size)
-    on = components_on(stage, team_size)
-    claims = _claims(project.package)
+    project = render(maturity_stage=stage, team_size=team_size, **answers)
+    on = components_on(stage, team_size, answers)
+    claims = _claims()
     expected = {
-        path
-        for path in maximal_project.files()
-        if all(owner in on for owner in _claimed_by(path, claims))
+        path for path in all_files if all(owner in on for owner in _claimed_by(path, claims))
     }
     actual = project.files()
     assert {"missing": sorted(expected - actual), "unexpected": sorted(actual - expected)} == {
@@ -132,13 +155,13 @@ def test_generated_files_match_components_yml(
     assert leftovers == [], "unrendered Jinja"
 
 
-@pytest.mark.parametrize(("stage", "team_size"), COMBINATIONS)
+@pytest.mark.parametrize(("stage", "team_size", "answers"), COMBINATIONS)
 def test_no_folder_is_empty(
-    render: Callable[..., GeneratedProject], stage: str, team_size: str
+    render: Callable[..., GeneratedProject], stage: str, team_size: str, answers: dict[str, str]
 ) -> None:
     """Git cannot track an empty folder, so one would be lost on the first clone: a folder
     whose files all belong to a component that is off must go too."""
-    project = render(maturity_stage=stage, team_size=team_size)
+    project = render(maturity_stage=stage, team_size=team_size, **answers)
     empty = sorted(
         path.relative_to(project.path).as_posix()
         for path in project.path.rglob("*")
