@@ -38,6 +38,9 @@ LONG_RUNNING = {
 }
 # Targets that need a Docker engine, which this machine has not: checked with `make -n`.
 NEEDS_DOCKER = {"docker-build", "docker-run"}
+# Targets that check a running service (the local one by default): run while the step
+# that starts it keeps running, as the README says.
+NEEDS_SERVICE = {"smoke-test": "make serve"}
 
 
 def _printed_blocks(output: str) -> list[list[str]]:
@@ -158,6 +161,10 @@ def test_printed_steps_and_documented_targets_run(
         elif command in LONG_RUNNING:
             with shell.background(command, LONG_RUNNING[command]):
                 assert httpx.get(LONG_RUNNING[command], timeout=10).status_code == 200
+        elif target in NEEDS_SERVICE:
+            service = NEEDS_SERVICE[target]
+            with shell.background(service, LONG_RUNNING[service]):
+                shell.run(command)
         else:
             shell.run(command)
     assert not (project / "build").exists(), "make clean removes the build output"
