@@ -357,7 +357,7 @@ def replay_image(project: Path, root: Path) -> Image:
         workdir=replay.runtime_workdir(),
         cmd=dockerfile_cmd((project / "Dockerfile").read_text(encoding="utf-8")),
     )
-    model_variable = f"{PACKAGE.upper()}_MODEL_URI"
+    model_variable = f"{PACKAGE.upper()}_MODEL_DIR"
     (image.workdir / f"{BASELINE_MODULE}.py").write_text(
         BASELINE_APP.replace("MODEL_URI_VARIABLE", model_variable)
     )

@@ -1,8 +1,8 @@
 """Score a CSV file of records offline with the same model the service serves.
 
 The input must have a column per feature (`schema.FEATURE_COLUMNS`); other columns, such
-as an id, are carried through to the output. The output is the input plus `prediction`
-and one `probability_<class>` column per class.
+as an id, are carried through to the output. The output is the input followed by the
+prediction's columns, as `task.Prediction.columns` names them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from pandera.errors import SchemaErrors
 from .config import Settings
 from .predictor import Predictor, load_predictor
 from .schema import FEATURE_COLUMNS, FEATURE_SCHEMA
-
-PREDICTION_COLUMN = "prediction"
 
 
 class BatchInputError(ValueError):
@@ -46,16 +44,14 @@ def validate_features(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_frame(frame: pd.DataFrame, predictor: Predictor) -> pd.DataFrame:
-    """Return `frame` with the prediction and the class probabilities of each row."""
-    result = predictor.predict(validate_features(frame))
-    scored = frame.copy()
-    scored[PREDICTION_COLUMN] = result.labels
-    probabilities = pd.DataFrame(
-        result.probabilities,
-        columns=[f"probability_{label}" for label in predictor.classes],
-        index=frame.index,
-    )
-    return pd.concat([scored, probabilities], axis="columns")
+    """Return `frame` with the prediction's columns for each row on the right.
+
+    Columns of the same names already in `frame` (a file scored before) are replaced.
+    """
+    prediction = predictor.predict(validate_features(frame))
+    columns = pd.DataFrame(prediction.columns(), index=frame.index)
+    kept = frame.drop(columns=[name for name in columns.columns if name in frame.columns])
+    return pd.concat([kept, columns], axis="columns")
 
 
 def score_csv(input_path: Path, output_path: Path, settings: Settings) -> int:

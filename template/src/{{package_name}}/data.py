@@ -1,12 +1,16 @@
-"""Load the wine dataset, validate it and split it for training and evaluation."""
+"""Load the wine dataset and validate it; separate the features from the target.
+
+How the data is split for training and evaluation depends on the task: see
+`task.split_dataset`.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pandas as pd
 from sklearn.datasets import load_wine
-from sklearn.model_selection import train_test_split
 
 from .schema import DATASET_SCHEMA, FEATURE_COLUMNS, TARGET_COLUMN
 
@@ -36,17 +40,7 @@ def validate_dataset(frame: pd.DataFrame) -> pd.DataFrame:
     return DATASET_SCHEMA.validate(frame, lazy=True)
 
 
-def split_dataset(
-    frame: pd.DataFrame, test_size: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split into train and test sets, stratified by cultivar and reproducible by seed."""
-    train, test = train_test_split(
-        frame, test_size=test_size, random_state=seed, stratify=frame[TARGET_COLUMN]
-    )
-    return train, test
-
-
-def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series[int]]:
+def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series[Any]]:
     """Separate the model's inputs from the label."""
     return frame.loc[:, list(FEATURE_COLUMNS)], frame[TARGET_COLUMN]
 

@@ -8,44 +8,51 @@ true when the model changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mlflow.entities import Run
-from mlflow.entities.model_registry import ModelVersion
 
-from . import description
+from . import description, task
 from .config import Settings
 from .lineage import GIT_COMMIT_TAG, GIT_DIRTY_TAG
-from .registry import GATE_DETAILS_TAG, GATE_TAG, mlflow_client, registered_version
+from .registry import GATE_DETAILS_TAG, GATE_TAG, served_model
 from .schema import FEATURES, TARGET_COLUMN
+from .tracking import find_version, mlflow_client, read_run_json
 
 # Run parameters that describe the data; the card shows them under "Data".
 DATA_PARAMS = frozenset(
     {"dataset_name", "dataset_rows", "dataset_digest", "train_rows", "test_rows"}
 )
 
-# Shown under "Limitations" for every model; add what you learn about yours.
-LIMITATIONS = """\
-- The test metrics come from the test split only (its size is under Data); on a small
-  split they are uncertain by several percentage points.
-- Records unlike the training data (other sources, other populations, other ways of
-  measuring) are outside what the model has seen; its predictions for them mean little.
-- Inputs outside the ranges of the data contract are refused rather than extrapolated.
-- The model predicts one of the classes it was trained on; it cannot say "none of these".
-"""
+# Shown under "Limitations" for every model, before the task's own (`task.LIMITATIONS`);
+# add what you learn about yours.
+LIMITATIONS: tuple[str, ...] = (
+    "The test metrics come from the test split only (its size is under Data); on a small "
+    "split they are uncertain.",
+    "Records unlike the training data (other sources, other populations, other ways of "
+    "measuring) are outside what the model has seen; its predictions for them mean little.",
+    "Inputs outside the ranges of the data contract are refused rather than extrapolated.",
+)
 
 
-def _version(settings: Settings, version: str | None) -> ModelVersion:
-    if version is None:
-        return registered_version(settings, settings.model_name, alias=settings.model_alias)
-    return registered_version(settings, settings.model_name, version=version)
-
-
-def _table(header: tuple[str, str], rows: list[tuple[str, str]]) -> str:
-    lines = [f"| {header[0]} | {header[1]} |", "| --- | --- |"]
-    lines += [f"| {key} | {value} |" for key, value in rows]
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _evaluation_details(settings: Settings, run: Run) -> str:
+    details = read_run_json(settings, run.info.run_id, task.EVALUATION_ARTIFACT)
+    if details is None:
+        return f"The run recorded no `{task.EVALUATION_ARTIFACT}`."
+    table = task.evaluation_table(details)
+    return f"{table.caption}\n\n{_table(table.header, table.rows)}"
+
+
+def _bullets(lines: tuple[str, ...]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
 
 
 def _code_version(run: Run) -> str:
@@ -62,7 +69,7 @@ def _code_version(run: Run) -> str:
 
 def build_model_card(settings: Settings, version: str | None = None) -> str:
     """The model card of `version`, or of the version the serving alias points at."""
-    model_version = _version(settings, version)
+    model_version = find_version(settings, served_model(settings), version)
     run = mlflow_client(settings).get_run(str(model_version.run_id))
     params = run.data.params
     metrics = run.data.metrics
@@ -100,9 +107,16 @@ def build_model_card(settings: Settings, version: str | None = None) -> str:
             for feature in FEATURES
         ],
     )
+    better = {
+        metric.logged_as: "higher" if metric.higher_is_better else "lower"
+        for metric in task.METRICS
+    }
     evaluation = _table(
-        ("Metric (test split)", "Value"),
-        [(f"`{name}`", f"{value:.4f}") for name, value in sorted(metrics.items())],
+        ("Metric (test split)", "Value", "Better"),
+        [
+            (f"`{name}`", f"{value:.4f}", better.get(name, ""))
+            for name, value in sorted(metrics.items())
+        ],
     )
     parameters = _table(
         ("Parameter", "Value"),
@@ -138,13 +152,16 @@ The model is meant for records like those it was trained on, described under Dat
 
 {evaluation}
 
+{_evaluation_details(settings, run)}
+
 ## Evaluation gate: {gate}
 
 {checks or "No gate result was recorded for this version."}
 
 ## Limitations
 
-{LIMITATIONS}
+{_bullets(LIMITATIONS + task.LIMITATIONS)}
+
 ## Training parameters
 
 {parameters}

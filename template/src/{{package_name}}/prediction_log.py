@@ -1,10 +1,10 @@
 """Log every served prediction, for monitoring to read later.
 
 Each request the service answers becomes one JSON line: the time, the request's body as
-the client sent it and the response as the service answered it (predictions,
-probabilities, classes and model version). `read_prediction_log` turns the lines back
-into one entry per record. A line goes to the file in a single append, so several
-threads or uvicorn worker processes can share one log without mixing lines.
+the client sent it and the response as the service answered it (the predictions and the
+model version). `read_prediction_log` turns the lines back into one entry per record. A
+line goes to the file in a single append, so several threads or uvicorn worker processes
+can share one log without mixing lines.
 
 The log is on the path of every prediction, so it writes what the service already has:
 the request body pydantic has validated and the response body it has serialised. Writing
@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from . import task
 
 # Line breaks in a JSON document can only be whitespace between its tokens (inside strings
 # they are escaped), so a body keeps its meaning with them turned into spaces.
@@ -90,8 +92,8 @@ class PredictionLog:
 def read_prediction_log(path: Path) -> Iterator[dict[str, Any]]:
     """Yield the logged predictions, one per record, in the order they were served.
 
-    Each holds the time of the request, the model version, the record's features, the
-    predicted class and the class probabilities.
+    Each holds the time of the request, the model version, the record's features and the
+    record's prediction, in the fields `task.logged_predictions` gives it.
     """
     with path.open(encoding="utf-8") as lines:
         for line in lines:
@@ -99,13 +101,12 @@ def read_prediction_log(path: Path) -> Iterator[dict[str, Any]]:
                 continue
             logged = json.loads(line)
             request, response = logged["request"], logged["response"]
-            for features, prediction, probabilities in zip(
-                request["records"], response["predictions"], response["probabilities"], strict=True
+            for features, prediction in zip(
+                request["records"], task.logged_predictions(response), strict=True
             ):
                 yield {
                     "timestamp": logged["timestamp"],
                     "model_version": response["model_version"],
                     "features": features,
-                    "prediction": prediction,
-                    "probabilities": probabilities,
+                    **prediction,
                 }

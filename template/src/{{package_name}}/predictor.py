@@ -1,13 +1,14 @@
 """Load a model from the registry or an exported folder and predict with it.
 
-Serving and batch scoring share this loader, so both resolve `MODEL_URI` the same way:
+Serving and batch scoring share this loader, so both find the model the same way:
 
-- unset: the registered model's alias, `models:/<MODEL_NAME>@<MODEL_ALIAS>`;
-- `models:/<name>@<alias>` or `models:/<name>/<version>`: a registered version;
-- a local folder, such as the one `export-model` writes: the model it holds, with its
-  version read from the `model_info.json` beside it (no registry needed).
+- `MODEL_DIR` unset: the version the registered model's alias points at
+  (`MODEL_NAME` and `MODEL_ALIAS`), downloaded from the registry;
+- `MODEL_DIR` set: the model in that folder, such as the one `export-model` writes, with
+  its version read from the `model_info.json` beside it (no registry needed).
 
-Either way the model is loaded by `model_loading`, which runs no code from the artifact.
+Either way the model is loaded by `model_loading`, which runs no code from the artifact,
+and predicts as `task` says.
 """
 
 from __future__ import annotations
@@ -16,50 +17,30 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
-import mlflow.artifacts
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from . import task
 from .config import Settings
 from .model_loading import load_estimator
-from .registry import ModelInfo, mlflow_client, read_model_info, registered_version
+from .registry import served_model
 from .schema import FEATURE_COLUMNS
-
-
-class Classifier(Protocol):
-    """What the project needs from a fitted scikit-learn classifier."""
-
-    classes_: npt.NDArray[Any]
-
-    def predict_proba(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """Predicted classes and class probabilities for a batch of records."""
-
-    labels: list[int]
-    probabilities: list[list[float]]
+from .tracking import ModelInfo, download_version, find_version, read_model_info
 
 
 @dataclass(frozen=True)
 class Predictor:
-    """A loaded model, with which registered version it is and where it came from."""
+    """A loaded model, with which registered version it is and where it was loaded from."""
 
-    model: Classifier
+    model: task.Model
     info: ModelInfo
-    uri: str
+    location: str
 
     @property
     def version(self) -> str:
         return self.info.version
-
-    @property
-    def classes(self) -> list[int]:
-        return [int(label) for label in self.model.classes_]
 
     def __post_init__(self) -> None:
         # `predict` takes plain arrays, whose columns have no names to check: make sure
@@ -67,13 +48,13 @@ class Predictor:
         fitted_on = getattr(self.model, "feature_names_in_", None)
         if fitted_on is not None and tuple(fitted_on) != FEATURE_COLUMNS:
             msg = (
-                f"the model {self.uri} was fitted on the features {list(fitted_on)}, "
+                f"the model {self.location} was fitted on the features {list(fitted_on)}, "
                 f"not on this project's {list(FEATURE_COLUMNS)}"
             )
             raise ValueError(msg)
 
-    def predict(self, features: pd.DataFrame | npt.NDArray[np.float64]) -> Predictions:
-        """Predict classes and probabilities, one row of `features` per record.
+    def predict(self, features: pd.DataFrame | npt.NDArray[np.float64]) -> task.Prediction:
+        """The prediction for each row of `features`, one row per record.
 
         `features` is a DataFrame with the `FEATURE_COLUMNS`, or an array with a column per
         feature in that order. The service passes arrays: for the small batches it
@@ -85,39 +66,29 @@ class Predictor:
         with warnings.catch_warnings():
             # The columns were checked once, when the model was loaded (see above).
             warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
-            probabilities = self.model.predict_proba(features)
-        labels = self.model.classes_[probabilities.argmax(axis=1)]
-        return Predictions(labels=labels.tolist(), probabilities=probabilities.tolist())
+            return task.predict(self.model, features)
 
 
-def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """Split `models:/name@alias` or `models:/name/version` into (name, alias, version)."""
-    reference = uri.removeprefix("models:/")
-    if "@" in reference:
-        name, alias = reference.rsplit("@", 1)
-        return name, alias, None
-    name, _, version = reference.rpartition("/")
-    if not name or not version.isdigit():
-        msg = f"expected models:/<name>@<alias> or models:/<name>/<version>, got {uri!r}"
-        raise ValueError(msg)
-    return name, None, version
+def model_location(settings: Settings) -> str:
+    """Where `load_predictor` loads the model from: the folder, or the registry's alias."""
+    if settings.model_dir is not None:
+        return str(settings.model_dir)
+    return served_model(settings).uri
 
 
 def load_predictor(settings: Settings) -> Predictor:
     """Load the model `settings` point at (see the module docstring)."""
-    uri = settings.model_uri
-    if uri.startswith("models:/"):
-        name, alias, number = parse_registry_uri(uri)
-        version = registered_version(settings, name, alias=alias, version=number)
-        info = ModelInfo.of(version, alias or "", settings)
-        location = mlflow_client(settings).get_model_version_download_uri(name, info.version)
-        with tempfile.TemporaryDirectory() as download:
-            model_dir = mlflow.artifacts.download_artifacts(
-                artifact_uri=location, dst_path=download, tracking_uri=settings.mlflow_tracking_uri
-            )
-            model = load_estimator(Path(model_dir))
-        return Predictor(model=model, info=info, uri=uri)
-    info = read_model_info(Path(uri)) or ModelInfo(
-        name="", version="unversioned", alias="", run_id="", source=f"the folder {uri}"
+    location = model_location(settings)
+    if settings.model_dir is not None:
+        folder = settings.model_dir
+        info = read_model_info(folder) or ModelInfo(
+            name="", version="unversioned", alias="", run_id="", source=f"the folder {folder}"
+        )
+        return Predictor(model=load_estimator(folder), info=info, location=location)
+    ref = served_model(settings)
+    version = find_version(settings, ref)
+    with tempfile.TemporaryDirectory() as download:
+        model = load_estimator(download_version(settings, version, Path(download)))
+    return Predictor(
+        model=model, info=ModelInfo.of(version, ref.alias, settings), location=location
     )
-    return Predictor(model=load_estimator(Path(uri)), info=info, uri=uri)

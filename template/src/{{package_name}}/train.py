@@ -1,4 +1,8 @@
-"""Train the model, evaluate it on held-out data and track the run in MLflow."""
+"""Train the model, evaluate it on held-out data and track the run in MLflow.
+
+What is trained and how it is judged is the task's (`task`): this module runs the steps
+and records them.
+"""
 
 import warnings
 from dataclasses import dataclass
@@ -13,18 +17,14 @@ import skops
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
+from . import task
 from .config import Settings
-from .data import DATASET_NAME, dataset_digest, features_and_target, load_dataset, split_dataset
-from .evaluate import confusion_table, evaluate
+from .data import DATASET_NAME, dataset_digest, features_and_target, load_dataset
+from .evaluation import TEST_PREFIX
 from .lineage import git_tags
 from .schema import FEATURE_COLUMNS, TARGET_COLUMN
-
-# Name of the model's artifact in every training run.
-MODEL_ARTIFACT = "model"
+from .tracking import MODEL_ARTIFACT, training_run
 
 
 @dataclass(frozen=True)
@@ -36,35 +36,24 @@ class TrainingResult:
     metrics: dict[str, float]
 
 
-def build_pipeline(seed: int) -> Pipeline:
-    """Return the untrained model: standardised features into a logistic regression."""
-    return Pipeline(
-        steps=[
-            ("scale", StandardScaler()),
-            ("classify", LogisticRegression(C=1.0, max_iter=1000, random_state=seed)),
-        ]
-    )
-
-
 def train_and_log(settings: Settings) -> TrainingResult:
     """Train on the training split, evaluate on the test split and log it all as one run.
 
-    The run records the parameters, the test metrics (prefixed ``test_``), the data it was
-    trained on, the code version when run inside a git work tree, and the model itself,
-    saved with skops rather than pickle so that loading it cannot run arbitrary code.
+    The run records the parameters, the test metrics (prefixed ``test_``), the task's
+    evaluation details, the data it was trained on, the code version when run inside a
+    git work tree, and the model itself, saved with skops rather than pickle so that
+    loading it cannot run arbitrary code.
     """
     dataset = load_dataset()
-    train, test = split_dataset(dataset, settings.test_size, settings.random_seed)
+    train, test = task.split_dataset(dataset, settings.test_size, settings.random_seed)
     X_train, y_train = features_and_target(train)
     X_test, y_test = features_and_target(test)
 
-    pipeline = build_pipeline(settings.random_seed)
-    pipeline.fit(X_train, y_train)
-    metrics = evaluate(pipeline, X_test, y_test)
+    estimator = task.build_estimator(settings.random_seed)
+    estimator.fit(X_train, y_train)
+    metrics = task.evaluate(estimator, X_test, y_test)
 
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_experiment(settings.mlflow_experiment_name)
-    with mlflow.start_run() as run:
+    with training_run(settings) as run:
         mlflow.set_tags(git_tags())
         mlflow.log_params(
             {
@@ -75,7 +64,7 @@ def train_and_log(settings: Settings) -> TrainingResult:
                 "dataset_digest": dataset_digest(dataset),
                 "train_rows": len(train),
                 "test_rows": len(test),
-                **model_params(pipeline),
+                **model_params(estimator),
             }
         )
         with warnings.catch_warnings():
@@ -86,10 +75,12 @@ def train_and_log(settings: Settings) -> TrainingResult:
                 from_pandas(dataset, name=DATASET_NAME, targets=TARGET_COLUMN),
                 context="training",
             )
-        mlflow.log_metrics({f"test_{name}": value for name, value in metrics.items()})
-        mlflow.log_dict(confusion_table(pipeline, X_test, y_test), "confusion_matrix.json")
+        mlflow.log_metrics({f"{TEST_PREFIX}{name}": value for name, value in metrics.items()})
+        mlflow.log_dict(
+            task.evaluation_details(estimator, X_test, y_test), task.EVALUATION_ARTIFACT
+        )
         model_info = mlflow.sklearn.log_model(
-            pipeline,
+            estimator,
             name=MODEL_ARTIFACT,
             serialization_format="skops",
             signature=model_signature(),
@@ -99,17 +90,17 @@ def train_and_log(settings: Settings) -> TrainingResult:
     return TrainingResult(run_id=run.info.run_id, model_uri=model_info.model_uri, metrics=metrics)
 
 
-def model_params(pipeline: Pipeline) -> dict[str, Any]:
+def model_params(estimator: Any) -> dict[str, Any]:
     """Return the hyperparameters of every step, named ``<step>__<parameter>``."""
-    params: dict[str, Any] = pipeline.get_params(deep=True)
+    params: dict[str, Any] = estimator.get_params(deep=True)
     return {name: value for name, value in params.items() if "__" in name}
 
 
 def model_signature() -> ModelSignature:
-    """Return the model's interface: the schema's features in, one class label out."""
+    """Return the model's interface: the schema's features in, the target out."""
     return ModelSignature(
         inputs=Schema([ColSpec("double", name) for name in FEATURE_COLUMNS]),
-        outputs=Schema([ColSpec("long", TARGET_COLUMN)]),
+        outputs=Schema([ColSpec(task.TARGET_TYPE, TARGET_COLUMN)]),
     )
 
 

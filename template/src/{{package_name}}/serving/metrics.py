@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -31,9 +31,10 @@ MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
 
 class ServiceMetrics:
-    """Request counts, latencies and predictions by class."""
+    """Request counts, latencies, and records scored by the outcome of their prediction."""
 
-    def __init__(self) -> None:
+    def __init__(self, outcome_label: str) -> None:
+        """`outcome_label` names the label that tells outcomes apart (`task.OUTCOME_LABEL`)."""
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "http_requests",
@@ -52,8 +53,8 @@ class ServiceMetrics:
         )
         self.predictions = Counter(
             "predictions",
-            "Records scored, by predicted class.",
-            ["predicted_class"],
+            f"Records scored, by {outcome_label.replace('_', ' ')}.",
+            [outcome_label],
             namespace=NAMESPACE,
             registry=self.registry,
         )
@@ -72,9 +73,9 @@ class ServiceMetrics:
         self._labelled(self.requests, method, path, str(status)).inc()
         self._labelled(self.latency, method, path).observe(seconds)
 
-    def count_predictions(self, labels: Iterable[int]) -> None:
-        for label, count in collections.Counter(labels).items():
-            self._labelled(self.predictions, str(label)).inc(count)
+    def count_predictions(self, outcomes: Iterable[Hashable]) -> None:
+        for outcome, count in collections.Counter(outcomes).items():
+            self._labelled(self.predictions, str(outcome)).inc(count)
 
     def _labelled(self, metric: MetricT, *values: str) -> MetricT:
         key = (metric, *values)

@@ -1,0 +1,1 @@
+"""The service's endpoints, a module per concern; `app.ROUTES` lists those it serves."""
