@@ -127,7 +127,12 @@ def test_requirements_check_finds_a_component_on_without_what_it_requires() -> N
 
 
 def test_answers_left_out_take_copier_yml_defaults() -> None:
-    question, default = next(iter(LADDER.defaults.items()))
+    # A question with more than one choice, so that another answer exists.
+    question, default = next(
+        (question, default)
+        for question, default in LADDER.defaults.items()
+        if len(LADDER.choices[question]) > 1
+    )
     components = copy.deepcopy(LADDER.components)
     name = next(iter(components))
     components[name]["only"] = {question: [default]}
