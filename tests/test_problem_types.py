@@ -1,0 +1,148 @@
+"""Every problem type through every stage: the project installs, passes its own checks,
+trains, and from the deploy stage on promotes through its gate, serves (checked by the
+project's own `make smoke-test`) and scores its sample in batch.
+
+The default problem type is built by the stage tests (test_generated_project,
+test_serving, test_first_run); this module builds the others, one project per problem
+type and stage, on one pytest-xdist worker each.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from copier_mlops.config import choice_values, load_copier_config
+from copier_mlops.ladder import STAGES, TEAM_SIZES, components_on
+from copier_mlops.processes import GIT_ENV, free_port, run, serve
+from copier_mlops.service import load_service
+
+from helpers.generated_project import GeneratedProject
+
+pytestmark = pytest.mark.slow
+
+QUESTION = load_copier_config()["problem_type"]
+OTHER_TYPES = [t for t in choice_values(QUESTION) if t != QUESTION["default"]]
+CASES = list(itertools.product(OTHER_TYPES, STAGES))
+
+
+def _params(cases: list[tuple[str, str]]) -> list[Any]:
+    return [
+        pytest.param(
+            problem_type,
+            stage,
+            id=f"{problem_type}-{stage}",
+            marks=pytest.mark.xdist_group(f"{problem_type}-{stage}"),
+        )
+        for problem_type, stage in cases
+    ]
+
+
+def _with(component: str) -> list[tuple[str, str]]:
+    return [
+        (problem_type, stage)
+        for problem_type, stage in CASES
+        if component in components_on(stage, TEAM_SIZES[0], {"problem_type": problem_type})
+    ]
+
+
+class Builds:
+    """One project per problem type and stage, built, trained and promoted at most once."""
+
+    def __init__(self, render: Callable[..., GeneratedProject]) -> None:
+        self._render = render
+        self._done: dict[tuple[str, str, str], Any] = {}
+
+    def _once(self, step: str, key: tuple[str, str], action: Callable[[], Any]) -> Any:
+        if (step, *key) not in self._done:
+            self._done[(step, *key)] = action()
+        return self._done[(step, *key)]
+
+    def built(self, problem_type: str, stage: str) -> GeneratedProject:
+        def build() -> GeneratedProject:
+            project = self._render(
+                fresh=True, problem_type=problem_type, maturity_stage=stage, team_size="solo"
+            )
+            project.uv("sync", "--quiet")
+            env = {**project.env(), **GIT_ENV}
+            run(["git", "init", "-q", "-b", "main"], project.path, env=env)
+            run(["git", "add", "-A"], project.path, env=env)
+            run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], project.path, env=env)
+            return project
+
+        return self._once("build", (problem_type, stage), build)
+
+    def trained(self, problem_type: str, stage: str) -> GeneratedProject:
+        project = self.built(problem_type, stage)
+        self._once("train", (problem_type, stage), lambda: project.make("train"))
+        return project
+
+    def promoted(self, problem_type: str, stage: str) -> GeneratedProject:
+        project = self.trained(problem_type, stage)
+        self._once("promote", (problem_type, stage), lambda: project.make("promote"))
+        return project
+
+
+@pytest.fixture(scope="session")
+def builds(render: Callable[..., GeneratedProject]) -> Builds:
+    return Builds(render)
+
+
+@pytest.mark.parametrize(("problem_type", "stage"), _params(CASES))
+def test_project_passes_its_own_checks(builds: Builds, problem_type: str, stage: str) -> None:
+    project = builds.built(problem_type, stage)
+    project.uv("sync", "--locked", "--quiet")
+    project.uv("run", "--locked", "ruff", "format", "--check", ".")
+    project.uv("run", "--locked", "ruff", "check", ".")
+    assert "Success" in project.uv("run", "--locked", "mypy").stdout
+    result = project.uv("run", "--locked", "pytest", "-q", "-p", "no:cacheprovider")
+    assert " passed" in result.stdout
+    status = project.git("status", "--porcelain", "--untracked-files=all")
+    assert status == "", f"the project's own checks changed its tree:\n{status}"
+
+
+@pytest.mark.parametrize(("problem_type", "stage"), _params(CASES))
+def test_project_trains(builds: Builds, problem_type: str, stage: str) -> None:
+    project = builds.trained(problem_type, stage)
+    assert (project.path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize(("problem_type", "stage"), _params(_with("registry")))
+def test_model_passes_its_gate_and_is_promoted(
+    builds: Builds, problem_type: str, stage: str
+) -> None:
+    project = builds.promoted(problem_type, stage)
+    result = project.make("export-model")
+    assert "Exported" in result.stdout
+
+
+@pytest.fixture
+def served(builds: Builds, problem_type: str, stage: str) -> Iterator[tuple[GeneratedProject, str]]:
+    project = builds.promoted(problem_type, stage)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    health = url + load_service().paths["health"]
+    cmd = ["uv", "run", "--locked", project.slug, "serve", "--port", str(port)]
+    with serve(cmd, project.path, project.env(), health):
+        yield project, url
+
+
+@pytest.mark.parametrize(("problem_type", "stage"), _params(_with("container")))
+def test_service_passes_the_smoke_test(served: tuple[GeneratedProject, str]) -> None:
+    """The project's own smoke test: health, readiness, a prediction, refusals, metrics."""
+    project, url = served
+    result = project.make("smoke-test", f"URL={url}")
+    assert "FAILED" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("problem_type", "stage"), _params(_with("batch_scoring")))
+def test_batch_scoring_scores_the_sample(builds: Builds, problem_type: str, stage: str) -> None:
+    project = builds.promoted(problem_type, stage)
+    project.make("score")
+    with (project.path / "build" / "scored.csv").open(newline="") as scored:
+        rows = list(csv.DictReader(scored))
+    assert rows, "no scored rows"
