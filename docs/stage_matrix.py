@@ -16,6 +16,7 @@ from pathlib import Path
 
 import copier
 
+from copier_mlops.config import load_copier_config
 from copier_mlops.ladder import Ladder, load_ladder
 
 # The repository this script is in, which need not be the one copier_mlops was installed
@@ -39,13 +40,13 @@ def _table(ladder: Ladder, axis: str, levels: list[str], names: list[str]) -> st
     return "\n".join(rows)
 
 
-def _tree(stage: str, team_size: str) -> str:
+def _files(stage: str, team_size: str, **answers: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / "my-ml-project"
         copier.run_copy(
             str(ROOT),
             dst,
-            data={"maturity_stage": stage, "team_size": team_size},
+            data={"maturity_stage": stage, "team_size": team_size, **answers},
             defaults=True,
             unsafe=False,
             quiet=True,
@@ -53,8 +54,36 @@ def _tree(stage: str, team_size: str) -> str:
             # renders the newest release tag, and a page gone stale since then passes.
             vcs_ref="HEAD",
         )
-        files = sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file())
-    return "\n".join(files)
+        return sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file())
+
+
+def _tree(stage: str, team_size: str) -> str:
+    return "\n".join(_files(stage, team_size))
+
+
+def _problem_types(ladder: Ladder) -> list[str]:
+    """The problem-type table: what each predicts, its own components and files."""
+    question = load_copier_config(ROOT)["problem_type"]
+    default = question["default"]
+    stage, team_size = ladder.stages[-1], ladder.team_sizes[0]
+    default_files = set(_files(stage, team_size, problem_type=default))
+    rows = [
+        "| Problem type | What it predicts | Its own components | Its own files |",
+        "|---|---|---|---|",
+    ]
+    for label, value in question["choices"].items():
+        own = [
+            f"`{name}`"
+            for name, component in ladder.components.items()
+            if value in component.get("only", {}).get("problem_type", [])
+        ]
+        files = set(_files(stage, team_size, problem_type=value)) - (
+            set() if value == default else default_files
+        )
+        shown = [] if value == default else [f"`{f}`" for f in sorted(files)]
+        what = label.split("(", 1)[1].rstrip(")") if "(" in label else label
+        rows.append(f"| `{value}` | {what} | {', '.join(own) or '-'} | {', '.join(shown) or '-'} |")
+    return rows
 
 
 def render() -> str:
@@ -62,7 +91,11 @@ def render() -> str:
     ladder = load_ladder(ROOT)
     stages, team_sizes = ladder.stages, ladder.team_sizes
     components = ladder.components
-    by_stage = [n for n, c in components.items() if c["team"] == team_sizes[0]]
+    by_stage = [
+        n
+        for n, c in components.items()
+        if c["team"] == team_sizes[0] and "problem_type" not in c.get("only", {})
+    ]
     by_team = [n for n, c in components.items() if c["team"] != team_sizes[0]]
     parts = [
         "# Stage matrix",
@@ -75,6 +108,16 @@ def render() -> str:
         "## What each stage adds",
         "",
         _table(ladder, "stage", stages, by_stage),
+        "",
+        "## What each problem type brings",
+        "",
+        "The problem type decides what the model predicts. Each brings its own task module",
+        "(split, estimator, metrics, gate, predictions), data contract and loader, their",
+        "tests, the sample batch scoring scores and its parts of the README, from",
+        "`problem_types/<type>/`, and the components below. Its own files are those a",
+        f"`{stages[-1]}` project has beside the default problem type's.",
+        "",
+        *_problem_types(ladder),
         "",
         "## What each team size adds",
         "",
