@@ -18,6 +18,7 @@ from typing import Any
 import copier
 import pytest
 
+from copier_mlops.config import choice_values, load_copier_config
 from copier_mlops.ladder import STAGES, TEAM_SIZES, components_on, load_ladder
 
 from helpers.template_repo import commit_all, git
@@ -31,6 +32,7 @@ GAP = 8
 # The user's edits are comments in the file's own syntax.
 COMMENTS = {".md": ("<!-- ", " -->"), ".json": ("// ", "")}
 CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ")
+PROBLEM_TYPES = choice_values(load_copier_config()["problem_type"])
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,11 @@ class Edit:
     where_template_changes: bool
 
 
-def _render(template: Path, dst: Path, stage: str) -> Path:
+def _render(template: Path, dst: Path, stage: str, problem_type: str) -> Path:
     copier.run_copy(
         str(template),
         dst,
-        data={"maturity_stage": stage, "team_size": TEAM},
+        data={"maturity_stage": stage, "team_size": TEAM, "problem_type": problem_type},
         defaults=True,
         unsafe=False,
         quiet=True,
@@ -61,18 +63,30 @@ def _files(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def stages(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The first and last stages rendered, and the files both have but differ in."""
+@pytest.fixture(scope="module", params=PROBLEM_TYPES)
+def stages(
+    request: pytest.FixtureRequest,
+    template_snapshot: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    """For a problem type, the first and last stages rendered, and the files both have
+    but differ in."""
+    problem_type = request.param
     tmp = tmp_path_factory.mktemp("stages")
-    first = _files(_render(template_snapshot, tmp / FIRST, FIRST))
-    last = _files(_render(template_snapshot, tmp / LAST, LAST))
+    first = _files(_render(template_snapshot, tmp / FIRST, FIRST, problem_type))
+    last = _files(_render(template_snapshot, tmp / LAST, LAST, problem_type))
     changed = sorted(
         path
         for path in first
         if path in last and first[path] != last[path] and path != ANSWERS_FILE
     )
-    return {"first_dir": tmp / FIRST, "first": first, "last": last, "changed": changed}
+    return {
+        "problem_type": problem_type,
+        "first_dir": tmp / FIRST,
+        "first": first,
+        "last": last,
+        "changed": changed,
+    }
 
 
 def _edit(path: str, before: str, after: str) -> tuple[str, list[Edit]]:
@@ -177,10 +191,36 @@ def test_update_moves_up_a_stage_and_keeps_user_edits(
 
     # Every file of the components the new stage adds is now there.
     ladder = load_ladder()
-    added = components_on(LAST, TEAM) - components_on(FIRST, TEAM)
+    answers = {"problem_type": stages["problem_type"]}
+    added = components_on(LAST, TEAM, answers) - components_on(FIRST, TEAM, answers)
     assert added
     for name in added:
         for pattern in ladder.components[name].get("paths", []):
             assert list(project.glob(pattern.lstrip("/"))), f"{pattern} of {name} missing"
     answers = (project / ANSWERS_FILE).read_text(encoding="utf-8")
     assert f"maturity_stage: {LAST}" in answers
+
+
+def test_update_without_edits_gives_the_last_stage_as_generated(
+    tmp_path: Path, stages: dict[str, Any]
+) -> None:
+    """Moving up leaves exactly what generating the last stage gives, so a project that
+    moved up is as good as a new one (each stage's new projects are checked elsewhere)."""
+    project = tmp_path / "project"
+    shutil.copytree(stages["first_dir"], project)
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, "Generate")
+    copier.run_update(
+        project,
+        data={"maturity_stage": LAST},
+        defaults=True,
+        unsafe=False,
+        quiet=True,
+        overwrite=True,
+        vcs_ref="HEAD",
+    )
+    moved = {path: text for path, text in _files(project).items() if path != ANSWERS_FILE}
+    fresh = {path: text for path, text in stages["last"].items() if path != ANSWERS_FILE}
+    assert sorted(moved) == sorted(fresh)
+    differ = [path for path in fresh if moved[path] != fresh[path]]
+    assert differ == [], f"moved up, these differ from a new {LAST} project: {differ}"
