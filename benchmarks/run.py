@@ -16,6 +16,7 @@
 Needs wrk and taskset (Debian: `apt-get install wrk util-linux`) and two CPU cores.
 
 Usage: uv run python benchmarks/run.py [--cold] [--seconds S] [--rounds N] [--json PATH]
+                                       [--problem-type TYPE]  # default: classification
        uv run python benchmarks/run.py --serving PROJECT   # part 3 only, on a project
                                                            # that has exported its model
 """
@@ -41,7 +42,9 @@ from typing import Any
 
 import copier
 import httpx
+import yaml
 
+from copier_mlops.config import choice_values, load_copier_config
 from copier_mlops.docker_replay import (
     DockerReplay,
     dockerfile_cmd,
@@ -56,6 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 UV = uv_executable()
 ANSWERS = {"maturity_stage": "deploy", "team_size": "solo", "project_name": "Bench Model"}
+PROBLEM_TYPE = load_copier_config(ROOT)["problem_type"]
 PACKAGE = "bench_model"
 SLUG = "bench-model"
 
@@ -99,7 +103,7 @@ def _git_template(where: Path, files: dict[str, bytes]) -> Path:
     return where
 
 
-def bench_render(tmp: Path, repeats: int = 7) -> dict[str, Any]:
+def bench_render(tmp: Path, answers: dict[str, str], repeats: int = 7) -> dict[str, Any]:
     """Median render times of the deploy stage and two floors, interleaved.
 
     `floor` is a one-file template: Copier's fixed cost. `same_files` is a plain template
@@ -110,7 +114,7 @@ def bench_render(tmp: Path, repeats: int = 7) -> dict[str, Any]:
     ours = tmp / "template-clone"
     run(["git", "clone", "-q", str(ROOT), str(ours)], tmp)
     rendered = tmp / "rendered"
-    copier.run_copy(str(ours), rendered, data=ANSWERS, defaults=True, quiet=True, vcs_ref="HEAD")
+    copier.run_copy(str(ours), rendered, data=answers, defaults=True, quiet=True, vcs_ref="HEAD")
     files = {
         p.relative_to(rendered).as_posix(): p.read_bytes()
         for p in rendered.rglob("*")
@@ -119,7 +123,7 @@ def bench_render(tmp: Path, repeats: int = 7) -> dict[str, Any]:
     sources = {
         "floor": (_git_template(tmp / "floor", {"README.md.jinja": b"# {{ name }}\n"}), {}),
         "same_files": (_git_template(tmp / "same-files", files), {}),
-        "deploy": (ours, ANSWERS),
+        "deploy": (ours, answers),
     }
     times: dict[str, list[float]] = {name: [] for name in sources}
     for i in range(repeats + 1):  # the first round warms imports and caches
@@ -143,7 +147,9 @@ def bench_render(tmp: Path, repeats: int = 7) -> dict[str, Any]:
 # 2. Time to first prediction ---------------------------------------------------------
 
 
-def bench_first_prediction(tmp: Path, cache: Path | None) -> tuple[dict[str, Any], Path]:
+def bench_first_prediction(
+    tmp: Path, cache: Path | None, answers: dict[str, str]
+) -> tuple[dict[str, Any], Path]:
     env = {"UV_CACHE_DIR": str(cache)} if cache else {}
     project = tmp / ("first-prediction-cold" if cache else "first-prediction")
     steps: dict[str, float] = {}
@@ -156,7 +162,7 @@ def bench_first_prediction(tmp: Path, cache: Path | None) -> tuple[dict[str, Any
         last = now
 
     copier.run_copy(
-        str(ROOT), project, data=ANSWERS, defaults=True, unsafe=False, quiet=True, vcs_ref="HEAD"
+        str(ROOT), project, data=answers, defaults=True, unsafe=False, quiet=True, vcs_ref="HEAD"
     )
     lap("copier copy")
     # The commands the generated README gives a newcomer.
@@ -236,7 +242,7 @@ def bench_prediction_floor(project: Path, setup_s: float) -> dict[str, float]:
 # model's column order and returns the same fields, parsing and writing JSON with
 # pydantic-core (which every FastAPI install has, and which beats the `json` module). It
 # validates nothing, counts no metrics and logs no predictions: all of that is the
-# generated service's overhead.
+# generated service's overhead. What it answers is the problem type's (BASELINE_ANSWERS).
 BASELINE_MODULE = "bench_baseline"
 BASELINE_APP = textwrap.dedent(
     """
@@ -250,13 +256,14 @@ BASELINE_APP = textwrap.dedent(
     from fastapi import FastAPI, Request, Response
     from pydantic_core import from_json, to_json
 
+    ANSWERER
 
     def create_app() -> FastAPI:
         model_dir = Path(os.environ["MODEL_URI_VARIABLE"])
         model = mlflow.sklearn.load_model(str(model_dir))
         columns = list(model.feature_names_in_)
-        classes = model.classes_.tolist()
         version = json.loads((model_dir / "model_info.json").read_text())["version"]
+        answer = answerer(model, version)
         app = FastAPI()
         gc.freeze()  # as the service does once its model is loaded
 
@@ -266,19 +273,54 @@ BASELINE_APP = textwrap.dedent(
             values = (record[column] for record in records for column in columns)
             count = len(records) * len(columns)
             features = np.fromiter(values, np.float64, count).reshape(-1, len(columns))
-            probabilities = model.predict_proba(features)
-            labels = model.classes_[probabilities.argmax(axis=1)]
-            body = {
-                "predictions": labels.tolist(),
-                "probabilities": probabilities.tolist(),
-                "classes": classes,
-                "model_version": version,
-            }
-            return Response(to_json(body), media_type="application/json")
+            return Response(to_json(answer(features)), media_type="application/json")
 
         return app
     """
 )
+# For each problem type, `answerer(model, version)`: the baseline's answer to a feature
+# array, with the fields of the generated service's answer, computed from the model alone.
+BASELINE_ANSWERS = {
+    "classification": textwrap.dedent(
+        """
+        def answerer(model, version):
+            classes = model.classes_.tolist()
+
+            def answer(features):
+                probabilities = model.predict_proba(features)
+                labels = model.classes_[probabilities.argmax(axis=1)]
+                return {
+                    "predictions": labels.tolist(),
+                    "probabilities": probabilities.tolist(),
+                    "classes": classes,
+                    "model_version": version,
+                }
+
+            return answer
+        """
+    ),
+    "regression": textwrap.dedent(
+        """
+        from PACKAGE.task import INTERVAL_COVERAGE, interval_half_width
+
+
+        def answerer(model, version):
+            half_width = interval_half_width(model)  # the same for every record: once
+
+            def answer(features):
+                values = model.predict(features)
+                return {
+                    "predictions": values.tolist(),
+                    "lower": (values - half_width).tolist(),
+                    "upper": (values + half_width).tolist(),
+                    "coverage": INTERVAL_COVERAGE,
+                    "model_version": version,
+                }
+
+            return answer
+        """
+    ),
+}
 
 # wrk's Lua script: POSTs the file named after `--` (GETs without one) and prints the
 # run's figures as one line of JSON.
@@ -349,6 +391,12 @@ class Image:
         return [executable, *cmd[1:], *(["--workers", str(workers)] if workers > 1 else [])]
 
 
+def problem_type(project: Path) -> str:
+    """The problem type a generated project was made for, as its answers file records."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    return str(answers.get("problem_type", PROBLEM_TYPE["default"]))
+
+
 def replay_image(project: Path, root: Path) -> Image:
     replay = DockerReplay(context=project, root=root)
     replay.replay()
@@ -358,8 +406,9 @@ def replay_image(project: Path, root: Path) -> Image:
         cmd=dockerfile_cmd((project / "Dockerfile").read_text(encoding="utf-8")),
     )
     model_variable = f"{PACKAGE.upper()}_MODEL_DIR"
+    answerer = BASELINE_ANSWERS[problem_type(project)].replace("PACKAGE", PACKAGE)
     (image.workdir / f"{BASELINE_MODULE}.py").write_text(
-        BASELINE_APP.replace("MODEL_URI_VARIABLE", model_variable)
+        BASELINE_APP.replace("MODEL_URI_VARIABLE", model_variable).replace("ANSWERER", answerer)
     )
     return image
 
@@ -461,21 +510,25 @@ GUARANTEES = textwrap.dedent(
     """
     import json, sys, timeit
     from pathlib import Path
+    import pandas as pd
     from pydantic_core import from_json
+    from PACKAGE import task
+    from PACKAGE.config import get_settings
     from PACKAGE.prediction_log import PredictionLog
+    from PACKAGE.predictor import load_predictor
     from PACKAGE.serving.body import json_body_errors
     from PACKAGE.serving.metrics import ServiceMetrics
-    from PACKAGE.serving.schemas import PredictionRequest, PredictionResponse
+    from PACKAGE.serving.schemas import PredictionRequest
 
     body = Path(sys.argv[1]).read_bytes()
-    records = len(from_json(body)["records"])
-    labels = [0] * records
-    response = PredictionResponse.model_construct(
-        predictions=labels, probabilities=[[0.9, 0.05, 0.05]] * records, classes=[0, 1, 2],
-        model_version="1",
-    ).model_dump_json().encode()
+    asked = from_json(body)["records"]
+    records = len(asked)
+    # The served model's own answer to the body, as the service counts and logs it.
+    prediction = load_predictor(get_settings()).predict(pd.DataFrame(asked))
+    labels = prediction.outcomes()
+    response = prediction.response("1").model_dump_json().encode()
     log = PredictionLog(Path(sys.argv[2]))
-    metrics = ServiceMetrics()
+    metrics = ServiceMetrics(task.OUTCOME_LABEL)
 
     def parse_and_validate():
         with json_body_errors():
@@ -629,8 +682,15 @@ def main() -> int:
     parser.add_argument(
         "--serving", type=Path, metavar="PROJECT", help="only measure serving, on this project"
     )
+    parser.add_argument(
+        "--problem-type",
+        choices=[name for name in choice_values(PROBLEM_TYPE) if name in BASELINE_ANSWERS],
+        default=PROBLEM_TYPE["default"],
+        help="the generated project's problem type (--serving takes the project's own)",
+    )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
+    answers = {**ANSWERS, "problem_type": args.problem_type}
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -638,13 +698,15 @@ def main() -> int:
             results["serving"] = bench_serving(args.serving, tmp, args.seconds, args.rounds)
             print(serving_report(results["serving"]))
         else:
-            results["render"] = bench_render(tmp)
-            results["first_prediction_warm"], project = bench_first_prediction(tmp, cache=None)
+            results["render"] = bench_render(tmp, answers)
+            results["first_prediction_warm"], project = bench_first_prediction(
+                tmp, cache=None, answers=answers
+            )
             setup_s = results["first_prediction_warm"]["steps"]["make setup"]
             results["first_prediction_floor"] = bench_prediction_floor(project, setup_s)
             if args.cold:
                 results["first_prediction_cold"], _ = bench_first_prediction(
-                    tmp, cache=tmp / "uv-cache"
+                    tmp, cache=tmp / "uv-cache", answers=answers
                 )
             run([UV, "run", "--no-sync", SLUG, "export-model"], project)
             results["serving"] = bench_serving(project, tmp, args.seconds, args.rounds)
