@@ -2,12 +2,13 @@
 
 Everything factual on the card (data, parameters, metrics, code version, gate verdict)
 is read from MLflow, so the card cannot disagree with the registry. The intended use is
-the project's description (pyproject.toml); the limitations are written below: keep both
-true when the model changes.
+the project's description (pyproject.toml); the limitations are written below and in
+`task.LIMITATIONS`: keep them true when the model changes.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +53,9 @@ def _evaluation_details(settings: Settings, run: Run) -> str:
 
 
 def _bullets(lines: tuple[str, ...]) -> str:
-    return "\n".join(f"- {line}" for line in lines)
+    return "\n".join(
+        textwrap.fill(line, width=88, initial_indent="- ", subsequent_indent="  ") for line in lines
+    )
 
 
 def _code_version(run: Run) -> str:
