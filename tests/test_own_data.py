@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,14 +74,20 @@ def _snake(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-# problem type -> (file -> (definition -> new source), the dataset's name)
-OWN_DATA: dict[str, tuple[Callable[[GeneratedProject], dict[str, dict[str, str]]], str]] = {
+# problem type -> (file -> (definition -> new source), the dataset's name, data files to
+# add, settings to give)
+OwnData = tuple[
+    Callable[[GeneratedProject], dict[str, dict[str, str]]], str, dict[str, Path], dict[str, str]
+]
+OWN_DATA: dict[str, OwnData] = {
     "classification": (
         lambda project: {
             "schema.py": _breast_cancer_contract(project),
             "data.py": BREAST_CANCER_LOADER,
         },
         "sklearn-breast-cancer",
+        {},
+        {},
     ),
 }
 
@@ -116,7 +123,7 @@ def test_the_guide_trains_and_serves_a_different_dataset(
     )
     readme = (project.path / "README.md").read_text(encoding="utf-8")
     assert "Train on your own data" in readme
-    make_edits, dataset_name = OWN_DATA[problem_type]
+    make_edits, dataset_name, data_files, settings = OWN_DATA[problem_type]
     package = project.path / "src" / project.package
 
     project.uv("sync", "--quiet")
@@ -125,16 +132,27 @@ def test_the_guide_trains_and_serves_a_different_dataset(
     run(["git", "add", "-A"], project.path, env=env)
     run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], project.path, env=env)
 
+    for target, source in data_files.items():
+        shutil.copyfile(source, project.path / target)
     edits = make_edits(project)
     for module, definitions in edits.items():
         assert f"`src/{project.package}/{module}`" in readme, f"the guide must name {module}"
         replace_definitions(package / module, definitions)
     project.make("format")
     changed = project.git("status", "--porcelain").splitlines()
-    assert sorted(line[3:] for line in changed) == sorted(
+    assert sorted(line[3:] for line in changed if line.startswith(" M")) == sorted(
         f"src/{project.package}/{module}" for module in edits
     ), "following the guide must edit its two files and nothing else"
-    run(["git", "commit", "-q", "-a", "--no-verify", "-m", "Own data"], project.path, env=env)
+    assert sorted(line[3:] for line in changed if not line.startswith(" M")) == sorted(
+        data_files
+    ), "only the data files were added"
+    run(["git", "add", "-A"], project.path, env=env)
+    run(["git", "commit", "-q", "--no-verify", "-m", "Own data"], project.path, env=env)
+    (project.path / ".env").write_text(
+        "".join(f"{project.prefix}{name}={value}\n" for name, value in settings.items()),
+        encoding="utf-8",
+    )
+    assert project.git("status", "--porcelain") == "", ".env must be git-ignored"
 
     project.make("check")
     project.make("train", "promote")
@@ -148,5 +166,7 @@ def test_the_guide_trains_and_serves_a_different_dataset(
         project.make("smoke-test", f"URL={url}")
         openapi = httpx.get(f"{url}/openapi.json", timeout=10).json()
     request_schema = json.dumps(openapi["components"]["schemas"])
-    for name in re.findall(r"Feature\('([a-z0-9_]+)'", edits["schema.py"].get("FEATURES", "")):
+    for name in re.findall(
+        r"Feature\([\"']([a-z0-9_]+)[\"']", edits["schema.py"].get("FEATURES", "")
+    ):
         assert name in request_schema, f"the API's request schema lacks {name}"
