@@ -1,8 +1,9 @@
-"""Score a CSV file of records offline with the same model the service serves.
+"""Score a CSV file offline with the same model the service serves.
 
-The input must have a column per feature (`schema.FEATURE_COLUMNS`); other columns, such
-as an id, are carried through to the output. The output is the input followed by the
-prediction's columns, as `task.Prediction.columns` names them.
+The input must have a column per feature (`schema.FEATURE_COLUMNS`), a row for each
+prediction; other columns, such as an id, are carried through to the output. The output
+is the input followed by the prediction's columns, as `task.Prediction.columns` names
+them.
 """
 
 from __future__ import annotations
@@ -47,8 +48,15 @@ def score_frame(frame: pd.DataFrame, predictor: Predictor) -> pd.DataFrame:
     """Return `frame` with the prediction's columns for each row on the right.
 
     Columns of the same names already in `frame` (a file scored before) are replaced.
+    Rows the model cannot predict, though the data contract accepts them (a month a
+    forecaster has already seen), raise `BatchInputError` with the model's reason.
     """
-    prediction = predictor.predict(validate_features(frame))
+    features = validate_features(frame)
+    try:
+        prediction = predictor.predict(features)
+    except ValueError as error:
+        msg = f"the model cannot predict these rows: {error}"
+        raise BatchInputError(msg) from error
     columns = pd.DataFrame(prediction.columns(), index=frame.index)
     kept = frame.drop(columns=[name for name in columns.columns if name in frame.columns])
     return pd.concat([kept, columns], axis="columns")

@@ -6,7 +6,7 @@ Pickle and cloudpickle run arbitrary code while loading, and skops is only safe 
 list of trusted types chosen by whoever loads the file. MLflow's own loader takes both the
 format and that list from the folder's ``MLmodel`` file, so a tampered folder decides what
 runs. Here the project decides: skops only, with skops' default trusted types
-(scikit-learn, NumPy, SciPy) plus ``TRUSTED_TYPES``; anything else is refused.
+(scikit-learn, NumPy, SciPy) plus the task's ``TRUSTED_TYPES``; anything else is refused.
 """
 
 from pathlib import Path
@@ -15,10 +15,13 @@ from typing import Any
 import skops.io
 from mlflow.models import Model
 
-# Types a model of this project may contain beyond those skops trusts by default. The
-# example pipeline needs none. An estimator from another library needs its types listed
-# here, once you have checked them: `skops.io.get_untrusted_types(file=...)` names them.
-TRUSTED_TYPES: tuple[str, ...] = ()
+from . import task
+
+# Types a model of this project may contain beyond those skops trusts by default: the
+# task's estimator decides them. An estimator from another library needs its types listed
+# in `task.TRUSTED_TYPES`, once you have checked them: `skops.io.get_untrusted_types(file=...)`
+# names them.
+TRUSTED_TYPES: tuple[str, ...] = task.TRUSTED_TYPES
 
 SKOPS_FORMAT = "skops"
 
@@ -58,7 +61,7 @@ def load_estimator(model_dir: Path) -> Any:
     if untrusted:
         msg = (
             f"{model_file} contains types this project does not trust: {', '.join(untrusted)}; "
-            "add them to TRUSTED_TYPES in model_loading.py only if you trust their code"
+            "add them to TRUSTED_TYPES in task.py only if you trust their code"
         )
         raise UnsafeModelError(msg)
     return skops.io.load(model_file, trusted=list(TRUSTED_TYPES))

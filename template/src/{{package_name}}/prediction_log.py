@@ -2,7 +2,7 @@
 
 Each request the service answers becomes one JSON line: the time, the request's body as
 the client sent it and the response as the service answered it (the predictions and the
-model version). `read_prediction_log` turns the lines back into one entry per record. A
+model version). `read_prediction_log` turns the lines back into one entry per prediction. A
 line goes to the file in a single append, so several threads or uvicorn worker processes
 can share one log without mixing lines.
 
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import task
+from .request import logged_inputs
 
 # Line breaks in a JSON document can only be whitespace between its tokens (inside strings
 # they are escaped), so a body keeps its meaning with them turned into spaces.
@@ -90,10 +91,11 @@ class PredictionLog:
 
 
 def read_prediction_log(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the logged predictions, one per record, in the order they were served.
+    """Yield the logged predictions one by one, in the order they were served.
 
-    Each holds the time of the request, the model version, the record's features and the
-    record's prediction, in the fields `task.logged_predictions` gives it.
+    Each holds the time of the request, the model version, what was asked (in the
+    fields `request.logged_inputs` gives it, such as a record's features) and the prediction for
+    it, in the fields `task.logged_predictions` gives it.
     """
     with path.open(encoding="utf-8") as lines:
         for line in lines:
@@ -101,12 +103,12 @@ def read_prediction_log(path: Path) -> Iterator[dict[str, Any]]:
                 continue
             logged = json.loads(line)
             request, response = logged["request"], logged["response"]
-            for features, prediction in zip(
-                request["records"], task.logged_predictions(response), strict=True
+            for asked, prediction in zip(
+                logged_inputs(request), task.logged_predictions(response), strict=True
             ):
                 yield {
                     "timestamp": logged["timestamp"],
                     "model_version": response["model_version"],
-                    "features": features,
+                    **asked,
                     **prediction,
                 }

@@ -8,7 +8,8 @@ Serving and batch scoring share this loader, so both find the model the same way
   its version read from the `model_info.json` beside it (no registry needed).
 
 Either way the model is loaded by `model_loading`, which runs no code from the artifact,
-and predicts as `task` says.
+and predicts as `task` says, from the input `request.model_input` makes of a request or
+from a table with the schema's `FEATURE_COLUMNS` (batch scoring).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
@@ -26,6 +27,7 @@ from . import task
 from .config import Settings
 from .model_loading import load_estimator
 from .registry import served_model
+from .request import ModelInput
 from .schema import FEATURE_COLUMNS
 from .tracking import ModelInfo, download_version, find_version, read_model_info
 
@@ -43,8 +45,9 @@ class Predictor:
         return self.info.version
 
     def __post_init__(self) -> None:
-        # `predict` takes plain arrays, whose columns have no names to check: make sure
-        # once that the model was fitted on FEATURE_COLUMNS, in that order.
+        # `predict` passes plain arrays, whose columns have no names to check: make sure
+        # once that a model that names its features was fitted on FEATURE_COLUMNS, in
+        # that order.
         fitted_on = getattr(self.model, "feature_names_in_", None)
         if fitted_on is not None and tuple(fitted_on) != FEATURE_COLUMNS:
             msg = (
@@ -53,20 +56,24 @@ class Predictor:
             )
             raise ValueError(msg)
 
-    def predict(self, features: pd.DataFrame | npt.NDArray[np.float64]) -> task.Prediction:
-        """The prediction for each row of `features`, one row per record.
+    def predict(self, wanted: pd.DataFrame | npt.NDArray[Any] | ModelInput) -> task.Prediction:
+        """The model's prediction for what `wanted` asks.
 
-        `features` is a DataFrame with the `FEATURE_COLUMNS`, or an array with a column per
-        feature in that order. The service passes arrays: for the small batches it
-        predicts, building a DataFrame and having scikit-learn check its column names and
-        dtypes takes longer than the prediction itself.
+        `wanted` is what `request.model_input` makes of a request, or rows to predict: a
+        DataFrame with the `FEATURE_COLUMNS`, passed on as an array with a column per
+        feature in that order, or such an array. The service passes arrays: for the small
+        batches it predicts, building a DataFrame and having scikit-learn check its column
+        names and dtypes takes longer than the prediction itself.
         """
-        if isinstance(features, pd.DataFrame):
-            features = features.loc[:, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float64)
+        model_input: ModelInput | npt.NDArray[Any] = (
+            wanted.loc[:, list(FEATURE_COLUMNS)].to_numpy()
+            if isinstance(wanted, pd.DataFrame)
+            else wanted
+        )
         with warnings.catch_warnings():
             # The columns were checked once, when the model was loaded (see above).
             warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
-            return task.predict(self.model, features)
+            return task.predict(self.model, model_input)
 
 
 def model_location(settings: Settings) -> str:

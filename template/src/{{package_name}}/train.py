@@ -15,7 +15,7 @@ import pandas as pd
 import sklearn
 import skops
 from mlflow.data.pandas_dataset import from_pandas
-from mlflow.models import ModelSignature
+from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
 
 from . import task
@@ -23,6 +23,7 @@ from .config import Settings
 from .data import DATASET_NAME, dataset_digest, features_and_target, load_dataset
 from .evaluation import TEST_PREFIX
 from .lineage import git_tags
+from .request import input_example
 from .schema import FEATURE_COLUMNS, TARGET_COLUMN
 from .tracking import MODEL_ARTIFACT, training_run
 
@@ -83,8 +84,9 @@ def train_and_log(settings: Settings) -> TrainingResult:
             estimator,
             name=MODEL_ARTIFACT,
             serialization_format="skops",
-            signature=model_signature(),
-            input_example=X_train.head(3),
+            skops_trusted_types=list(task.TRUSTED_TYPES),
+            signature=model_signature(X_train),
+            input_example=input_example(X_train),
             pip_requirements=pip_requirements(),
         )
     return TrainingResult(run_id=run.info.run_id, model_uri=model_info.model_uri, metrics=metrics)
@@ -96,10 +98,11 @@ def model_params(estimator: Any) -> dict[str, Any]:
     return {name: value for name, value in params.items() if "__" in name}
 
 
-def model_signature() -> ModelSignature:
-    """Return the model's interface: the schema's features in, the target out."""
+def model_signature(features: pd.DataFrame) -> ModelSignature:
+    """Return the model's interface: the schema's features in, with their types in
+    `features` (validated data), and the target out."""
     return ModelSignature(
-        inputs=Schema([ColSpec("double", name) for name in FEATURE_COLUMNS]),
+        inputs=infer_signature(features.loc[:, list(FEATURE_COLUMNS)]).inputs,
         outputs=Schema([ColSpec(task.TARGET_TYPE, TARGET_COLUMN)]),
     )
 

@@ -33,7 +33,7 @@ def body_too_large(limit: int) -> HTTPException:
     return HTTPException(
         status.HTTP_413_CONTENT_TOO_LARGE,
         detail=f"the request body is larger than {limit} bytes, the most this service "
-        "accepts (MAX_BODY_BYTES); split the records into smaller batches",
+        "accepts (MAX_BODY_BYTES); ask for less in one request",
     )
 
 

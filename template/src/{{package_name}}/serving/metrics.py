@@ -31,7 +31,7 @@ MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
 
 class ServiceMetrics:
-    """Request counts, latencies, and records scored by the outcome of their prediction."""
+    """Request counts, latencies, and predictions by their outcome."""
 
     def __init__(self, outcome_label: str) -> None:
         """`outcome_label` names the label that tells outcomes apart (`task.OUTCOME_LABEL`)."""
@@ -53,7 +53,7 @@ class ServiceMetrics:
         )
         self.predictions = Counter(
             "predictions",
-            f"Records scored, by {outcome_label.replace('_', ' ')}.",
+            f"Predictions made, by {outcome_label.replace('_', ' ')}.",
             [outcome_label],
             namespace=NAMESPACE,
             registry=self.registry,
