@@ -70,6 +70,31 @@ BREAST_CANCER_LOADER = {
 }
 
 
+# NOAA's monthly sea-surface temperature in the Pacific's El Nino region, 1950 to 2010
+# (public domain, as statsmodels ships it): another series, another unit, no gaps.
+ELNINO_CSV = Path(__file__).parent / "data" / "elnino_monthly.csv"
+ELNINO = {
+    "schema.py": {
+        "TARGET_COLUMN": 'TARGET_COLUMN = "sea_surface_temperature"',
+        "TARGET_DESCRIPTION": (
+            'TARGET_DESCRIPTION = "Sea-surface temperature in the El Nino region, in degrees C"'
+        ),
+        "TARGET_MINIMUM": "TARGET_MINIMUM = 10.0",
+        "TARGET_MAXIMUM": "TARGET_MAXIMUM = 35.0",
+    },
+    "data.py": {
+        "DATASET_NAME": 'DATASET_NAME = "noaa-elnino-sst-monthly"',
+        "load_dataset": '''def load_dataset() -> pd.DataFrame:
+    """Return NOAA's monthly sea-surface temperatures, validated: a row per month."""
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parents[2]
+    frame = pd.read_csv(project / "data" / "elnino_monthly.csv", dtype={MONTH_COLUMN: str})
+    return validate_dataset(fill_gaps(frame))''',
+    },
+}
+
+
 def _snake(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
@@ -87,6 +112,13 @@ OWN_DATA: dict[str, OwnData] = {
         },
         "sklearn-breast-cancer",
         {},
+        {},
+    ),
+    # The gate compares errors with the seasonal-naive forecast's: no settings to change.
+    "forecasting": (
+        lambda project: ELNINO,
+        "noaa-elnino-sst-monthly",
+        {"data/elnino_monthly.csv": ELNINO_CSV},
         {},
     ),
 }

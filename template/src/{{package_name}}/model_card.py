@@ -19,7 +19,8 @@ from . import description, task
 from .config import Settings
 from .lineage import GIT_COMMIT_TAG, GIT_DIRTY_TAG
 from .registry import GATE_DETAILS_TAG, GATE_TAG, served_model
-from .schema import FEATURES, TARGET_COLUMN
+from .request import inputs_table
+from .schema import TARGET_COLUMN
 from .tracking import find_version, mlflow_client, read_run_json
 
 # Run parameters that describe the data; the card shows them under "Data".
@@ -103,13 +104,7 @@ def build_model_card(settings: Settings, version: str | None = None) -> str:
             ("Target", f"`{TARGET_COLUMN}`"),
         ],
     )
-    features = _table(
-        ("Feature", "Accepted range"),
-        [
-            (f"`{feature.name}`: {feature.description}", f"{feature.minimum} to {feature.maximum}")
-            for feature in FEATURES
-        ],
-    )
+    inputs = inputs_table()
     better = {
         metric.logged_as: "higher" if metric.higher_is_better else "lower"
         for metric in task.METRICS
@@ -149,7 +144,9 @@ The model is meant for records like those it was trained on, described under Dat
 
 {data}
 
-{features}
+{inputs.caption}
+
+{_table(inputs.header, inputs.rows)}
 
 ## Evaluation
 
