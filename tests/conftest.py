@@ -124,14 +124,7 @@ class ProjectBuilder:
 
         def build() -> GeneratedProject:
             project = self._render(fresh=True, maturity_stage=stage, team_size=TEAM_SIZES[0])
-            # As a user does: `git init && make setup`, later `git add -A && git commit`
-            # (the git hooks that `make setup` installs are left out).
-            project.uv("sync", "--quiet")
-            env = {**project.env(), **GIT_ENV}
-            run(["git", "init", "-q", "-b", "main"], project.path, env=env)
-            run(["git", "add", "-A"], project.path, env=env)
-            run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], project.path, env=env)
-            return project
+            return project.set_up()
 
         return self._once(f"build ({copy})", stage, build)
 

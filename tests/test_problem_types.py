@@ -18,7 +18,7 @@ import pytest
 
 from copier_mlops.config import choice_values, load_copier_config
 from copier_mlops.ladder import STAGES, TEAM_SIZES, components_on
-from copier_mlops.processes import GIT_ENV, free_port, run, serve
+from copier_mlops.processes import free_port, serve
 from copier_mlops.service import load_service
 
 from helpers.generated_project import GeneratedProject
@@ -67,12 +67,7 @@ class Builds:
             project = self._render(
                 fresh=True, problem_type=problem_type, maturity_stage=stage, team_size="solo"
             )
-            project.uv("sync", "--quiet")
-            env = {**project.env(), **GIT_ENV}
-            run(["git", "init", "-q", "-b", "main"], project.path, env=env)
-            run(["git", "add", "-A"], project.path, env=env)
-            run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], project.path, env=env)
-            return project
+            return project.set_up()
 
         return self._once("build", (problem_type, stage), build)
 

@@ -79,3 +79,13 @@ class GeneratedProject:
 
     def git(self, *args: str) -> str:
         return run(["git", *args], self.path, env=self.env(GIT_ENV)).stdout
+
+    def set_up(self) -> GeneratedProject:
+        """As a user does: `git init && make setup`, then `git add -A && git commit` (the
+        git hooks `make setup` installs are left out). Returns the project."""
+        self.uv("sync", "--quiet")
+        env = {**self.env(), **GIT_ENV}
+        run(["git", "init", "-q", "-b", "main"], self.path, env=env)
+        run(["git", "add", "-A"], self.path, env=env)
+        run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], self.path, env=env)
+        return self
