@@ -174,7 +174,7 @@ BAD_ANSWERS = [
     ("package_name", "typing_extensions", "module of a dependency"),
     ("package_name", "conftest", "project's layout"),
     ("package_name", "tests", "project's layout"),
-    ("package_name", "test_api", "project's layout"),
+    ("package_name", "test_task", "project's layout"),
     ("package_name", "src", "project's layout"),
     ("package_name", "My_Model", "start with a lowercase letter"),
     ("package_name", "my-model", "only a-z, 0-9 and _"),
