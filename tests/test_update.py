@@ -138,15 +138,35 @@ def _conflicted(project: Path) -> set[str]:
     return found
 
 
+def _first_stage_project(stages: dict[str, Any], tmp_path: Path) -> Path:
+    """The first stage's render, as a user's committed repository."""
+    project = tmp_path / "project"
+    shutil.copytree(stages["first_dir"], project)
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, "Generate")
+    return project
+
+
+def _move_up(project: Path, **options: Any) -> None:
+    """`copier update --data maturity_stage=<last>`, without --trust."""
+    copier.run_update(
+        project,
+        data={"maturity_stage": LAST},
+        defaults=True,
+        unsafe=False,
+        quiet=True,
+        overwrite=True,
+        vcs_ref="HEAD",
+        **options,
+    )
+
+
 @pytest.mark.parametrize("conflict", ["inline", "rej"])
 def test_update_moves_up_a_stage_and_keeps_user_edits(
     template_snapshot: Path, tmp_path: Path, stages: dict[str, Any], conflict: str
 ) -> None:
     assert stages["changed"], f"no file changes from {FIRST} to {LAST}: nothing to test"
-    project = tmp_path / "project"
-    shutil.copytree(stages["first_dir"], project)
-    git(project, "init", "-q", "-b", "main")
-    commit_all(project, "Generate")
+    project = _first_stage_project(stages, tmp_path)
 
     edits: list[Edit] = []
     for path in stages["changed"]:
@@ -157,16 +177,7 @@ def test_update_moves_up_a_stage_and_keeps_user_edits(
     commit_all(project, "Our edits")
     assert any(not e.where_template_changes for e in edits), "no place far from changes"
 
-    copier.run_update(
-        project,
-        data={"maturity_stage": LAST},
-        defaults=True,
-        unsafe=False,
-        quiet=True,
-        overwrite=True,
-        conflict=conflict,
-        vcs_ref="HEAD",
-    )
+    _move_up(project, conflict=conflict)
 
     conflicted = _conflicted(project)
     assert conflicted <= set(stages["changed"]), (
@@ -206,19 +217,8 @@ def test_update_without_edits_gives_the_last_stage_as_generated(
 ) -> None:
     """Moving up leaves exactly what generating the last stage gives, so a project that
     moved up is as good as a new one (each stage's new projects are checked elsewhere)."""
-    project = tmp_path / "project"
-    shutil.copytree(stages["first_dir"], project)
-    git(project, "init", "-q", "-b", "main")
-    commit_all(project, "Generate")
-    copier.run_update(
-        project,
-        data={"maturity_stage": LAST},
-        defaults=True,
-        unsafe=False,
-        quiet=True,
-        overwrite=True,
-        vcs_ref="HEAD",
-    )
+    project = _first_stage_project(stages, tmp_path)
+    _move_up(project)
     moved = {path: text for path, text in _files(project).items() if path != ANSWERS_FILE}
     fresh = {path: text for path, text in stages["last"].items() if path != ANSWERS_FILE}
     assert sorted(moved) == sorted(fresh)
