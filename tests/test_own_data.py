@@ -95,15 +95,38 @@ ELNINO = {
 }
 
 
+# Engel's food expenditure data (235 Belgian working-class households, 1857; public
+# domain, as statsmodels ships it): one feature, another target, another scale.
+ENGEL_CSV = Path(__file__).parent / "data" / "engel.csv"
+ENGEL = {
+    "schema.py": {
+        "FEATURES": "FEATURES: tuple[Feature, ...] = (\n"
+        '    Feature("income", "Household income (Belgian francs a year)", 0.0, 10000.0, 884.0),'
+        "\n)",
+        "TARGET_COLUMN": 'TARGET_COLUMN = "food_expenditure"',
+        "TARGET_DESCRIPTION": 'TARGET_DESCRIPTION = "Food expenditure (Belgian francs a year)"',
+        "TARGET_MINIMUM": "TARGET_MINIMUM = 0.0",
+        "TARGET_MAXIMUM": "TARGET_MAXIMUM = 5000.0",
+    },
+    "data.py": {
+        "DATASET_NAME": 'DATASET_NAME = "engel-food-expenditure"',
+        "load_dataset": '''def load_dataset() -> pd.DataFrame:
+    """Return Engel's household budgets, validated: one row per household."""
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parents[2]
+    return validate_dataset(pd.read_csv(project / "data" / "engel.csv"))''',
+    },
+}
+
+
 def _snake(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 # problem type -> (file -> (definition -> new source), the dataset's name, data files to
-# add, settings to give)
-OwnData = tuple[
-    Callable[[GeneratedProject], dict[str, dict[str, str]]], str, dict[str, Path], dict[str, str]
-]
+# add). No settings change: every gate's defaults are free of the target's scale.
+OwnData = tuple[Callable[[GeneratedProject], dict[str, dict[str, str]]], str, dict[str, Path]]
 OWN_DATA: dict[str, OwnData] = {
     "classification": (
         lambda project: {
@@ -112,14 +135,16 @@ OWN_DATA: dict[str, OwnData] = {
         },
         "sklearn-breast-cancer",
         {},
-        {},
     ),
-    # The gate compares errors with the seasonal-naive forecast's: no settings to change.
+    "regression": (
+        lambda project: ENGEL,
+        "engel-food-expenditure",
+        {"data/engel.csv": ENGEL_CSV},
+    ),
     "forecasting": (
         lambda project: ELNINO,
         "noaa-elnino-sst-monthly",
         {"data/elnino_monthly.csv": ELNINO_CSV},
-        {},
     ),
 }
 
@@ -155,7 +180,7 @@ def test_the_guide_trains_and_serves_a_different_dataset(
     )
     readme = (project.path / "README.md").read_text(encoding="utf-8")
     assert "Train on your own data" in readme
-    make_edits, dataset_name, data_files, settings = OWN_DATA[problem_type]
+    make_edits, dataset_name, data_files = OWN_DATA[problem_type]
     package = project.path / "src" / project.package
 
     project.uv("sync", "--quiet")
@@ -180,12 +205,6 @@ def test_the_guide_trains_and_serves_a_different_dataset(
     ), "only the data files were added"
     run(["git", "add", "-A"], project.path, env=env)
     run(["git", "commit", "-q", "--no-verify", "-m", "Own data"], project.path, env=env)
-    (project.path / ".env").write_text(
-        "".join(f"{project.prefix}{name}={value}\n" for name, value in settings.items()),
-        encoding="utf-8",
-    )
-    assert project.git("status", "--porcelain") == "", ".env must be git-ignored"
-
     project.make("check")
     project.make("train", "promote")
     card = (project.path / "MODEL_CARD.md").read_text(encoding="utf-8")
