@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from copier_mlops.config import choice_values, load_copier_config
@@ -22,6 +24,7 @@ from copier_mlops.processes import free_port, serve
 from copier_mlops.service import load_service
 
 from helpers.generated_project import GeneratedProject
+from helpers.malformed import malformed_bodies
 
 pytestmark = pytest.mark.slow
 
@@ -132,6 +135,25 @@ def test_service_passes_the_smoke_test(served: tuple[GeneratedProject, str]) -> 
     project, url = served
     result = project.make("smoke-test", f"URL={url}")
     assert "FAILED" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("problem_type", "stage"), _params(_with("serving")))
+def test_every_malformed_request_gets_a_4xx_with_a_reason(
+    served: tuple[GeneratedProject, str],
+) -> None:
+    project, url = served
+    example = json.loads(project.uv("run", "--locked", project.slug, "example-request").stdout)
+    predict = url + load_service().paths["predict"]
+    refused = {}
+    with httpx.Client(headers={"content-type": "application/json"}, timeout=30) as client:
+        assert client.post(predict, json=example).status_code == 200
+        for name, body in malformed_bodies(example):
+            response = client.post(predict, content=body)
+            refused[name] = (response.status_code, response.json().get("detail"))
+        assert client.get(url + load_service().paths["health"]).status_code == 200
+    wrong = {name: answer for name, answer in refused.items() if not 400 <= answer[0] < 500}
+    assert wrong == {}, "answered other than 4xx"
+    assert [name for name, (_, detail) in refused.items() if not detail] == []
 
 
 @pytest.mark.parametrize(("problem_type", "stage"), _params(_with("batch_scoring")))

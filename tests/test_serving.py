@@ -32,6 +32,7 @@ from copier_mlops.processes import free_port, run, serve
 from copier_mlops.service import SERVICE
 
 from helpers.generated_project import GeneratedProject, stage_params
+from helpers.malformed import malformed_bodies
 
 pytestmark = pytest.mark.slow
 
@@ -199,44 +200,27 @@ def _record(service: Service) -> dict[str, Any]:
     return dict(_example_payload(service)["records"][0])
 
 
-def _malformed(service: Service) -> list[tuple[str, dict[str, Any]]]:
-    record = _record(service)
-    feature = next(iter(record))
-    missing = {k: v for k, v in record.items() if k != feature}
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def _too_many_records(service: Service) -> bytes:
     max_batch = int(
         service.python(
             f"from {service.project.package}.config import get_settings;"
             "print(get_settings().max_batch_size)"
         )
     )
-    raw = json.dumps({"records": [record]})
-    return [
-        (
-            "not JSON",
-            {"content": b"this is not json", "headers": {"content-type": "application/json"}},
-        ),
-        ("empty object", {"json": {}}),
-        ("a list", {"json": [record]}),
-        ("no records", {"json": {"records": []}}),
-        ("records not a list", {"json": {"records": record}}),
-        ("missing feature", {"json": {"records": [missing]}}),
-        ("unknown field", {"json": {"records": [{**record, "colour": 1.0}]}}),
-        ("extra top-level field", {"json": {"records": [record], "debug": True}}),
-        ("string value", {"json": {"records": [{**record, feature: "twelve"}]}}),
-        ("null value", {"json": {"records": [{**record, feature: None}]}}),
-        ("nested value", {"json": {"records": [{**record, feature: [1.0]}]}}),
-        ("NaN", {"content": raw.replace(json.dumps(record[feature]), "NaN", 1)}),
-        ("Infinity", {"content": raw.replace(json.dumps(record[feature]), "Infinity", 1)}),
-        ("huge number", {"content": raw.replace(json.dumps(record[feature]), "1e999", 1)}),
-        ("too many records", {"json": {"records": [record] * (max_batch + 1)}}),
-    ]
+    return json.dumps({"records": [_record(service)] * (max_batch + 1)}).encode()
 
 
 def test_malformed_payloads_get_4xx_never_5xx(service: Service) -> None:
     answers = {}
-    for name, kwargs in _malformed(service):
-        kwargs.setdefault("headers", {"content-type": "application/json"})
-        response = httpx.post(service.at("predict"), timeout=30, **kwargs)
+    bodies = [
+        *malformed_bodies(_example_payload(service)),
+        ("too many records", _too_many_records(service)),
+    ]
+    for name, body in bodies:
+        response = httpx.post(service.at("predict"), content=body, headers=JSON_HEADERS, timeout=30)
         answers[name] = response.status_code
         if 400 <= response.status_code < 500:
             assert response.json().get("detail"), f"{name}: 4xx without a detail message"
