@@ -69,12 +69,11 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
     run_command(cmd, cwd, env=clean_env(env))
 
 
-def example_records(url: str, count: int) -> list[dict[str, float]]:
-    """`count` records built from the request example the service documents for /predict."""
+def documented_example(url: str) -> dict[str, Any]:
+    """The request example the service documents for /predict."""
     spec = httpx.get(f"{url}/openapi.json", timeout=10).json()
-    schema = spec["components"]["schemas"]["PredictionRequest"]
-    records: list[dict[str, float]] = schema["examples"][0]["records"]
-    return (records * count)[:count]
+    example: dict[str, Any] = spec["components"]["schemas"]["PredictionRequest"]["examples"][0]
+    return example
 
 
 @contextmanager
@@ -175,8 +174,7 @@ def bench_first_prediction(
     port = free_port()
     cmd = [UV, "run", "--no-sync", SLUG, "serve", "--host", "127.0.0.1", "--port", str(port)]
     with server(cmd, project, port, env) as url:
-        body = {"records": example_records(url, 1)}
-        response = httpx.post(f"{url}/predict", json=body, timeout=30)
+        response = httpx.post(f"{url}/predict", json=documented_example(url), timeout=30)
         response.raise_for_status()
         lap("serve + first /predict")
     return {"total_s": time.perf_counter() - start, "steps": steps}, project
@@ -238,11 +236,11 @@ def bench_prediction_floor(project: Path, setup_s: float) -> dict[str, float]:
 # 3. Serving: throughput and p99 against the fastest honest endpoint, and /health under abuse
 
 # The baseline: the fastest honest FastAPI endpoint for the same job. It loads the model
-# folder the image serves, takes the same JSON records, builds a NumPy array in the
-# model's column order and returns the same fields, parsing and writing JSON with
-# pydantic-core (which every FastAPI install has, and which beats the `json` module). It
-# validates nothing, counts no metrics and logs no predictions: all of that is the
-# generated service's overhead. What it answers is the problem type's (BASELINE_ANSWERS).
+# folder the image serves, takes the same JSON request and returns the same fields,
+# parsing and writing JSON with pydantic-core (which every FastAPI install has, and which
+# beats the `json` module). It validates nothing, counts no metrics and logs no
+# predictions: all of that is the generated service's overhead. How it reads a request
+# and what it answers are the problem type's (BASELINE_ANSWERS).
 BASELINE_MODULE = "bench_baseline"
 BASELINE_APP = textwrap.dedent(
     """
@@ -261,7 +259,6 @@ BASELINE_APP = textwrap.dedent(
     def create_app() -> FastAPI:
         model_dir = Path(os.environ["MODEL_URI_VARIABLE"])
         model = mlflow.sklearn.load_model(str(model_dir))
-        columns = list(model.feature_names_in_)
         version = json.loads((model_dir / "model_info.json").read_text())["version"]
         answer = answerer(model, version)
         app = FastAPI()
@@ -269,25 +266,33 @@ BASELINE_APP = textwrap.dedent(
 
         @app.post("/predict")
         async def predict(request: Request) -> Response:
-            records = from_json(await request.body())["records"]
-            values = (record[column] for record in records for column in columns)
-            count = len(records) * len(columns)
-            features = np.fromiter(values, np.float64, count).reshape(-1, len(columns))
-            return Response(to_json(answer(features)), media_type="application/json")
+            body = from_json(await request.body())
+            return Response(to_json(answer(body)), media_type="application/json")
 
         return app
     """
 )
-# For each problem type, `answerer(model, version)`: the baseline's answer to a feature
-# array, with the fields of the generated service's answer, computed from the model alone.
+# A batch of records as the model's feature array, in its column order.
+RECORDS_AS_FEATURES = textwrap.dedent(
+    """
+    def features_of(records, columns):
+        values = (record[column] for record in records for column in columns)
+        count = len(records) * len(columns)
+        return np.fromiter(values, np.float64, count).reshape(-1, len(columns))
+    """
+)
+# For each problem type, `answerer(model, version)`: the baseline's answer to a parsed
+# request body, with the fields of the generated service's answer, from the model alone.
 BASELINE_ANSWERS = {
-    "classification": textwrap.dedent(
+    "classification": RECORDS_AS_FEATURES
+    + textwrap.dedent(
         """
         def answerer(model, version):
             classes = model.classes_.tolist()
+            columns = list(model.feature_names_in_)
 
-            def answer(features):
-                probabilities = model.predict_proba(features)
+            def answer(body):
+                probabilities = model.predict_proba(features_of(body["records"], columns))
                 labels = model.classes_[probabilities.argmax(axis=1)]
                 return {
                     "predictions": labels.tolist(),
@@ -299,21 +304,44 @@ BASELINE_ANSWERS = {
             return answer
         """
     ),
-    "regression": textwrap.dedent(
+    "regression": RECORDS_AS_FEATURES
+    + textwrap.dedent(
         """
         from PACKAGE.task import INTERVAL_COVERAGE, interval_half_width
 
 
         def answerer(model, version):
             half_width = interval_half_width(model)  # the same for every record: once
+            columns = list(model.feature_names_in_)
 
-            def answer(features):
-                values = model.predict(features)
+            def answer(body):
+                values = model.predict(features_of(body["records"], columns))
                 return {
                     "predictions": values.tolist(),
                     "lower": (values - half_width).tolist(),
                     "upper": (values + half_width).tolist(),
                     "coverage": INTERVAL_COVERAGE,
+                    "model_version": version,
+                }
+
+            return answer
+        """
+    ),
+    "forecasting": textwrap.dedent(
+        """
+        def answerer(model, version):
+            last_observed = model.last_month_
+
+            def answer(body):
+                horizon = body["horizon"]
+                values = model.forecast(horizon).tolist()
+                months = model.months_ahead(horizon)
+                return {
+                    "forecasts": [
+                        {"month": month, "forecast": value}
+                        for month, value in zip(months, values)
+                    ],
+                    "last_observed": last_observed,
                     "model_version": version,
                 }
 
@@ -422,11 +450,59 @@ def serving(image: Image, app: str | None = None, workers: int = 1) -> Iterator[
         yield f"http://127.0.0.1:{port}"
 
 
+# The request bodies of the benchmark, made by the generated project's own `sized_request`
+# in the image's interpreter: one prediction, a batch of 100 (or the most the service
+# allows, if fewer: a forecast's horizon), and an abusive body of at least ABUSE_BYTES,
+# padded with JSON whitespace where the request itself is short.
+ABUSE_SIZE, ABUSE_BYTES = 100_000, 25_000_000
+BODIES = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from PACKAGE.config import get_settings
+    from PACKAGE.request import request_limit, sized_request
+
+    out = Path(sys.argv[1])
+    sizes = sorted({1, min(100, request_limit(get_settings()))})
+    for size in sizes:
+        (out / f"body-{size}.json").write_text(json.dumps(sized_request(size)))
+    abuse = json.dumps(sized_request(ABUSE_SIZE)).encode()
+    padding = b" " * max(0, ABUSE_BYTES - len(abuse))
+    (out / "abuse.json").write_bytes(abuse[:-1] + padding + abuse[-1:])
+    print(json.dumps(sizes))
+    """
+)
+
+
+@dataclass
+class Bodies:
+    """The benchmark's request bodies, by the number of predictions each asks for."""
+
+    by_size: dict[int, Path]
+    abuse: Path
+
+
+def write_bodies(image: Image, tmp: Path) -> Bodies:
+    script = tmp / "bodies.py"
+    script.write_text(
+        BODIES.replace("PACKAGE", PACKAGE)
+        .replace("ABUSE_SIZE", str(ABUSE_SIZE))
+        .replace("ABUSE_BYTES", str(ABUSE_BYTES))
+    )
+    python = shutil.which("python", path=image.env["PATH"])
+    assert python
+    proc = run_command([python, str(script), str(tmp)], image.workdir, env=image.env)
+    sizes = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Bodies({size: tmp / f"body-{size}.json" for size in sizes}, tmp / "abuse.json")
+
+
 def _median(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
-def bench_throughput(image: Image, tmp: Path, seconds: int, rounds: int) -> dict[str, Any]:
+def bench_throughput(
+    image: Image, bodies: Bodies, tmp: Path, seconds: int, rounds: int
+) -> dict[str, Any]:
     """/predict under wrk's load, generated service against baseline, in turns.
 
     A third server, the generated service logging to /dev/null, shows what the prediction
@@ -448,9 +524,7 @@ def bench_throughput(image: Image, tmp: Path, seconds: int, rounds: int) -> dict
         serving(no_disk) as no_disk_url,
     ):
         urls = {"generated": generated_url, "baseline": baseline_url, "log_to_devnull": no_disk_url}
-        for size in (1, 100):
-            body = tmp / f"body-{size}.json"
-            body.write_text(json.dumps({"records": example_records(generated_url, size)}))
+        for size, body in bodies.by_size.items():
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
             for url in urls.values():  # warm up: the first requests are slower
                 wrk(f"{url}/predict", script, 3, body)
@@ -466,11 +540,11 @@ def bench_throughput(image: Image, tmp: Path, seconds: int, rounds: int) -> dict
                 for name in ("generated", "log_to_devnull")
                 for key, figure in (("rps", "rps"), ("p99", "p99_ms"))
             }
-            results[f"records_{size}"] = {**summary, **ratios, "runs": runs}
+            results[f"size_{size}"] = {**summary, **ratios, "runs": runs}
     return {**results, "seconds": seconds, "rounds": rounds}
 
 
-def bench_workers(image: Image, tmp: Path, seconds: int) -> dict[str, Any]:
+def bench_workers(image: Image, bodies: Bodies, tmp: Path, seconds: int) -> dict[str, Any]:
     """Throughput of one and two uvicorn workers, one record per request.
 
     One worker runs on the server's core as above; two workers are left to the scheduler
@@ -480,7 +554,7 @@ def bench_workers(image: Image, tmp: Path, seconds: int) -> dict[str, Any]:
     on kept-alive connections every response after the first waits for a delayed ACK.
     """
     script = tmp / "wrk.lua"
-    body = tmp / "body-1.json"
+    body = bodies.by_size[1]
     results: dict[str, Any] = {}
     for workers in (1, 2):
         with serving(image, workers=workers) as url:
@@ -510,22 +584,23 @@ GUARANTEES = textwrap.dedent(
     """
     import json, sys, timeit
     from pathlib import Path
-    import pandas as pd
     from pydantic_core import from_json
     from PACKAGE import task
     from PACKAGE.config import get_settings
     from PACKAGE.prediction_log import PredictionLog
     from PACKAGE.predictor import load_predictor
+    from PACKAGE.request import model_input, request_limit
     from PACKAGE.serving.body import json_body_errors
     from PACKAGE.serving.metrics import ServiceMetrics
     from PACKAGE.serving.schemas import PredictionRequest
 
     body = Path(sys.argv[1]).read_bytes()
-    asked = from_json(body)["records"]
-    records = len(asked)
+    settings = get_settings()
+    wanted = model_input(PredictionRequest.model_validate_json(body), request_limit(settings))
     # The served model's own answer to the body, as the service counts and logs it.
-    prediction = load_predictor(get_settings()).predict(pd.DataFrame(asked))
+    prediction = load_predictor(settings).predict(wanted)
     labels = prediction.outcomes()
+    predictions = len(labels)
     response = prediction.response("1").model_dump_json().encode()
     log = PredictionLog(Path(sys.argv[2]))
     metrics = ServiceMetrics(task.OUTCOME_LABEL)
@@ -539,7 +614,7 @@ GUARANTEES = textwrap.dedent(
         metrics.count_predictions(labels)
 
     def microseconds(function):
-        number = 20000 // records + 100
+        number = 20000 // predictions + 100
         return 1e6 * min(timeit.repeat(function, number=number, repeat=5)) / number
 
     print(json.dumps({
@@ -552,17 +627,17 @@ GUARANTEES = textwrap.dedent(
 )
 
 
-def bench_guarantees(image: Image, tmp: Path) -> dict[str, Any]:
+def bench_guarantees(image: Image, bodies: Bodies, tmp: Path) -> dict[str, Any]:
     script = tmp / "guarantees.py"
     script.write_text(GUARANTEES.replace("PACKAGE", PACKAGE))
     python = shutil.which("python", path=image.env["PATH"])
     assert python
     results = {}
-    for size in (1, 100):
+    for size, body in bodies.by_size.items():
         log = tmp / f"guarantees-{size}.jsonl"
-        cmd = pinned(SERVER_CORE, [python, str(script), str(tmp / f"body-{size}.json"), str(log)])
+        cmd = pinned(SERVER_CORE, [python, str(script), str(body), str(log)])
         proc = run_command(cmd, image.workdir, env=image.env)
-        results[f"records_{size}"] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[f"size_{size}"] = json.loads(proc.stdout.strip().splitlines()[-1])
     return results
 
 
@@ -600,16 +675,19 @@ ABUSER = textwrap.dedent(
 )
 
 
-def bench_health_under_abuse(image: Image, tmp: Path, seconds: int) -> dict[str, Any]:
+def bench_health_under_abuse(
+    image: Image, bodies: Bodies, tmp: Path, seconds: int
+) -> dict[str, Any]:
     """/health latency while clients send oversized bodies, with the limit and without.
 
-    The abusers send 100,000 records (29 MB) in one body: declared by Content-Length and,
+    The abusers send a request for 100,000 predictions of at least 25 MB (100,000 records
+    make 29 MB; a horizon is padded) in one body: declared by Content-Length and,
     from a second client, streamed in chunks with no length. One wrk connection probes
     /health meanwhile. "no limit" raises MAX_BODY_BYTES so that bodies are read and
-    parsed before the batch limit refuses them, as before the limit existed.
+    parsed before the request's limit refuses them, as before the body limit existed.
     """
     script = tmp / "wrk.lua"
-    big = tmp / "abuse.json"
+    big = bodies.abuse
     abuser = tmp / "abuser.py"
     abuser.write_text(ABUSER)
     python = shutil.which("python", path=image.env["PATH"])
@@ -619,8 +697,6 @@ def bench_health_under_abuse(image: Image, tmp: Path, seconds: int) -> dict[str,
     for name, extra in (("limit", {}), ("no limit", unlimited)):
         variant = Image({**image.env, **extra}, image.workdir, image.cmd)
         with serving(variant) as url:
-            if not big.exists():
-                big.write_text(json.dumps({"records": example_records(url, 100_000)}))
             port = url.rsplit(":", 1)[1]
             idle = _probe(url, script, 3)
             abusers = [
@@ -720,11 +796,14 @@ def main() -> int:
 
 def bench_serving(project: Path, tmp: Path, seconds: int, rounds: int) -> dict[str, Any]:
     image = replay_image(project, tmp / "image")
+    bodies = write_bodies(image, tmp)
     return {
-        "throughput": bench_throughput(image, tmp, seconds, rounds),
-        "workers": bench_workers(image, tmp, seconds),
-        "guarantees": bench_guarantees(image, tmp),
-        "health_under_abuse": bench_health_under_abuse(image, tmp, seconds),
+        "problem_type": problem_type(project),
+        "sizes": list(bodies.by_size),
+        "throughput": bench_throughput(image, bodies, tmp, seconds, rounds),
+        "workers": bench_workers(image, bodies, tmp, seconds),
+        "guarantees": bench_guarantees(image, bodies, tmp),
+        "health_under_abuse": bench_health_under_abuse(image, bodies, tmp, seconds),
     }
 
 
@@ -781,24 +860,25 @@ def report(results: dict[str, Any]) -> str:
 
 def serving_report(serving: dict[str, Any]) -> str:
     rows = []
-    for size in (1, 100):
-        t = serving["throughput"][f"records_{size}"]
+    for size in serving["sizes"]:
+        t = serving["throughput"][f"size_{size}"]
+        asks = f"{size} prediction{'s' if size > 1 else ''}"
         generated, baseline, devnull = t["generated"], t["baseline"], t["log_to_devnull"]
         rows += [
             (
-                f"/predict throughput, {size} record(s), generated vs baseline",
+                f"/predict throughput, {asks}, generated vs baseline",
                 f"{generated['rps']:.0f} vs {baseline['rps']:.0f} req/s",
                 f"{t['generated_rps_ratio']:.2f}x",
                 ">= 0.8x",
             ),
             (
-                f"/predict p99, {size} record(s), generated vs baseline",
+                f"/predict p99, {asks}, generated vs baseline",
                 f"{generated['p99_ms']:.1f} vs {baseline['p99_ms']:.1f} ms",
                 f"{t['generated_p99_ratio']:.2f}x",
                 "<= 1.2x",
             ),
             (
-                f"  the same, prediction log to /dev/null, {size} record(s)",
+                f"  the same, prediction log to /dev/null, {asks}",
                 f"{devnull['rps']:.0f} req/s, p99 {devnull['p99_ms']:.1f} ms",
                 f"{t['log_to_devnull_rps_ratio']:.2f}x, p99 {t['log_to_devnull_p99_ratio']:.2f}x",
                 "report",
@@ -808,18 +888,18 @@ def serving_report(serving: dict[str, Any]) -> str:
     for suffix, connections in (("", "kept-alive"), ("_close", "a new one per request")):
         rows.append(
             (
-                f"/predict, 1 record, 2 uvicorn workers vs 1, connections {connections}",
+                f"/predict, 1 prediction, 2 uvicorn workers vs 1, connections {connections}",
                 f"{w['workers_2' + suffix]['rps']:.0f} vs {w['workers_1' + suffix]['rps']:.0f}"
                 " req/s",
                 f"{w['scaling' + suffix]:.2f}x",
                 "report",
             )
         )
-    for size in (1, 100):
-        g = serving["guarantees"][f"records_{size}"]
+    for size in serving["sizes"]:
+        g = serving["guarantees"][f"size_{size}"]
         rows.append(
             (
-                f"cost per request of the guarantees, {size} record(s)",
+                f"cost per request of the guarantees, {size} prediction(s)",
                 f"validation {g['parse_and_validate_us'] - g['parse_us']:.0f} µs, metrics "
                 f"{g['metrics_us']:.0f} µs, prediction log {g['log_us']:.0f} µs",
                 f"JSON parsing alone {g['parse_us']:.0f} µs",
@@ -840,7 +920,11 @@ def serving_report(serving: dict[str, Any]) -> str:
     answers = "; ".join(
         f"{name}: {', '.join(abuse[name]['abuser_answers'])}" for name in abuse if name != "body_mb"
     )
-    return table(rows) + f"\n\nAbusers' answers (by Content-Length, chunked): {answers}\n"
+    return (
+        f"Problem type: {serving['problem_type']}\n\n"
+        + table(rows)
+        + f"\n\nAbusers' answers (by Content-Length, chunked): {answers}\n"
+    )
 
 
 if __name__ == "__main__":
