@@ -257,7 +257,7 @@ BASELINE_APP = textwrap.dedent(
     ANSWERER
 
     def create_app() -> FastAPI:
-        model_dir = Path(os.environ["MODEL_URI_VARIABLE"])
+        model_dir = Path(os.environ["MODEL_DIR_VARIABLE"])
         model = mlflow.sklearn.load_model(str(model_dir))
         version = json.loads((model_dir / "model_info.json").read_text())["version"]
         answer = answerer(model, version)
@@ -405,6 +405,15 @@ class Image:
     env: dict[str, str]
     workdir: Path
     cmd: list[str]
+    package: str
+
+    def setting(self, name: str) -> str:
+        """The environment variable the service reads setting `name` from."""
+        return f"{self.package.upper()}_{name.upper()}"
+
+    def script(self, source: str) -> str:
+        """`source` with PACKAGE standing for the project's package."""
+        return source.replace("PACKAGE", self.package)
 
     def command(self, port: int, app: str | None = None, workers: int = 1) -> list[str]:
         """The image's CMD on 127.0.0.1:`port`, serving `app` (a factory) instead of ours."""
@@ -419,10 +428,15 @@ class Image:
         return [executable, *cmd[1:], *(["--workers", str(workers)] if workers > 1 else [])]
 
 
-def problem_type(project: Path) -> str:
-    """The problem type a generated project was made for, as its answers file records."""
+def answer(project: Path, question: str, default: str) -> str:
+    """A generated project's answer to `question`, as its answers file records it."""
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
-    return str(answers.get("problem_type", PROBLEM_TYPE["default"]))
+    return str(answers.get(question, default))
+
+
+def problem_type(project: Path) -> str:
+    """The problem type a generated project was made for."""
+    return answer(project, "problem_type", PROBLEM_TYPE["default"])
 
 
 def replay_image(project: Path, root: Path) -> Image:
@@ -432,11 +446,13 @@ def replay_image(project: Path, root: Path) -> Image:
         env=replay.runtime_env(),
         workdir=replay.runtime_workdir(),
         cmd=dockerfile_cmd((project / "Dockerfile").read_text(encoding="utf-8")),
+        package=answer(project, "package_name", PACKAGE),
     )
-    model_variable = f"{PACKAGE.upper()}_MODEL_DIR"
-    answerer = BASELINE_ANSWERS[problem_type(project)].replace("PACKAGE", PACKAGE)
+    answerer = image.script(BASELINE_ANSWERS[problem_type(project)])
     (image.workdir / f"{BASELINE_MODULE}.py").write_text(
-        BASELINE_APP.replace("MODEL_URI_VARIABLE", model_variable).replace("ANSWERER", answerer)
+        BASELINE_APP.replace("MODEL_DIR_VARIABLE", image.setting("model_dir")).replace(
+            "ANSWERER", answerer
+        )
     )
     return image
 
@@ -485,7 +501,7 @@ class Bodies:
 def write_bodies(image: Image, tmp: Path) -> Bodies:
     script = tmp / "bodies.py"
     script.write_text(
-        BODIES.replace("PACKAGE", PACKAGE)
+        image.script(BODIES)
         .replace("ABUSE_SIZE", str(ABUSE_SIZE))
         .replace("ABUSE_BYTES", str(ABUSE_BYTES))
     )
@@ -513,9 +529,10 @@ def bench_throughput(
     script.write_text(WRK_SCRIPT)
     baseline = f"{BASELINE_MODULE}:create_app"
     no_disk = Image(
-        {**image.env, f"{PACKAGE.upper()}_PREDICTION_LOG_PATH": os.devnull},
+        {**image.env, image.setting("prediction_log_path"): os.devnull},
         image.workdir,
         image.cmd,
+        image.package,
     )
     results: dict[str, Any] = {}
     with (
@@ -629,7 +646,7 @@ GUARANTEES = textwrap.dedent(
 
 def bench_guarantees(image: Image, bodies: Bodies, tmp: Path) -> dict[str, Any]:
     script = tmp / "guarantees.py"
-    script.write_text(GUARANTEES.replace("PACKAGE", PACKAGE))
+    script.write_text(image.script(GUARANTEES))
     python = shutil.which("python", path=image.env["PATH"])
     assert python
     results = {}
@@ -693,9 +710,9 @@ def bench_health_under_abuse(
     python = shutil.which("python", path=image.env["PATH"])
     assert python
     results: dict[str, Any] = {}
-    unlimited = {f"{PACKAGE.upper()}_MAX_BODY_BYTES": str(1 << 30)}
+    unlimited = {image.setting("max_body_bytes"): str(1 << 30)}
     for name, extra in (("limit", {}), ("no limit", unlimited)):
-        variant = Image({**image.env, **extra}, image.workdir, image.cmd)
+        variant = Image({**image.env, **extra}, image.workdir, image.cmd, image.package)
         with serving(variant) as url:
             port = url.rsplit(":", 1)[1]
             idle = _probe(url, script, 3)
