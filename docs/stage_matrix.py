@@ -27,6 +27,14 @@ PAGE = ROOT / "docs" / "stage-matrix.md"
 MARK = "✓"
 
 
+def _condition(ladder: Ladder, name: str) -> str:
+    """The answers a component is limited to, as the stage table says them."""
+    conditions = [
+        f"{question} is {' or '.join(allowed)}" for question, allowed in ladder.only(name).items()
+    ]
+    return f" (only when {' and '.join(conditions)})" if conditions else ""
+
+
 def _table(ladder: Ladder, axis: str, levels: list[str], names: list[str]) -> str:
     rows = [
         "| Component | What it adds | " + " | ".join(f"`{level}`" for level in levels) + " |",
@@ -36,7 +44,8 @@ def _table(ladder: Ladder, axis: str, levels: list[str], names: list[str]) -> st
         component = ladder.components[name]
         first = levels.index(component[axis])
         marks = [MARK if i >= first else "" for i in range(len(levels))]
-        rows.append(f"| `{name}` | {component['summary']} | " + " | ".join(marks) + " |")
+        what = component["summary"] + _condition(ladder, name)
+        rows.append(f"| `{name}` | {what} | " + " | ".join(marks) + " |")
     return "\n".join(rows)
 
 
@@ -91,11 +100,7 @@ def render() -> str:
     ladder = load_ladder(ROOT)
     stages, team_sizes = ladder.stages, ladder.team_sizes
     components = ladder.components
-    by_stage = [
-        n
-        for n, c in components.items()
-        if c["team"] == team_sizes[0] and "problem_type" not in c.get("only", {})
-    ]
+    by_stage = [n for n, c in components.items() if c["team"] == team_sizes[0]]
     by_team = [n for n, c in components.items() if c["team"] != team_sizes[0]]
     parts = [
         "# Stage matrix",

@@ -1,5 +1,6 @@
-"""What components declare in components.yml (Make targets, settings, dependencies, CI
-jobs, Dockerfiles) is well formed, and every render shows it where it belongs."""
+"""What components declare in components.yml (Make targets, settings, dependencies,
+constraints, CI jobs, Dockerfiles) is well formed, and every render shows it where it
+belongs."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from helpers.generated_project import GeneratedProject
 SETTING_TYPES = {"str", "int", "float", "bool", "Path", "Path | None", "str | None"}
 BOUNDS = {"ge", "gt", "le", "lt", "min_length", "max_length"}
 MAKE_SECTIONS: list[str] = load_copier_config()["ladder"]["default"]["make_sections"]
+# The dependency groups beside the runtime's, in pyproject.toml's order.
+GROUPS: list[str] = list(load_copier_config()["ladder"]["default"]["dependency_groups"])
 COMBINATIONS = list(itertools.product(STAGES, TEAM_SIZES))
 
 
@@ -89,12 +92,22 @@ def test_each_dependency_has_one_requirement_everywhere() -> None:
     seen: dict[str, str] = {}
     for name, component in LADDER.components.items():
         for group, requirements in component.get("dependencies", {}).items():
-            assert group in {"runtime", "train", "dev"}, f"{name}: unknown group {group!r}"
+            assert group in {"runtime", *GROUPS}, f"{name}: unknown group {group!r}"
             for requirement in requirements:
                 key = _requirement_name(requirement)
                 assert seen.setdefault(key, requirement) == requirement, (
                     f"{name} asks for {requirement!r}, another component for {seen[key]!r}"
                 )
+
+
+def test_constraints_name_a_requirement_and_a_reason() -> None:
+    """A constraint limits what uv locks for every group, so it bounds a version and says
+    why, on one line of pyproject.toml's comment."""
+    for name, constraint in declared("constraints"):
+        assert set(constraint) == {"requirement", "reason"}, f"{name}: {constraint}"
+        assert constraint["reason"].strip() and "\n" not in constraint["reason"], name
+        requirement = constraint["requirement"]
+        assert _requirement_name(requirement) != requirement.lower(), f"{name}: no version"
 
 
 # --------------------------------------------------------------------------------------
@@ -141,6 +154,20 @@ def test_dependencies_are_those_of_the_components_on(
         }
         assert sorted(requirements) == sorted(expected), group
         assert requirements == sorted(requirements, key=_requirement_name), f"{group} unsorted"
+    groups = list(pyproject["dependency-groups"])
+    declaring = [
+        group
+        for group in GROUPS
+        if any(LADDER.components[name].get("dependencies", {}).get(group) for name in on)
+    ]
+    assert groups == declaring, "the groups the components on declare, in order"
+    assert sorted(pyproject["tool"]["uv"]["default-groups"]) == sorted(groups), (
+        "`uv sync` installs every group"
+    )
+    constraints = [
+        constraint["requirement"] for name, constraint in declared("constraints") if name in on
+    ]
+    assert pyproject["tool"]["uv"].get("constraint-dependencies", []) == constraints
 
 
 def test_env_example_lists_the_settings_of_the_components_on(

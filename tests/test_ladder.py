@@ -32,6 +32,13 @@ def test_stage_choices_are_the_ladder_stages() -> None:
     assert choice_values(CONFIG[STAGE_QUESTION]) == STAGES
 
 
+def test_every_stage_after_the_first_says_when_to_move_up_to_it() -> None:
+    """A project's README names the next stage and when to move up to it."""
+    move_up_when = CONFIG["ladder"]["default"]["move_up_when"]
+    assert list(move_up_when) == STAGES[1:]
+    assert all(reason.strip() and reason[0].isupper() for reason in move_up_when.values())
+
+
 def test_team_size_choices_are_the_ladder_team_sizes() -> None:
     assert choice_values(CONFIG[TEAM_QUESTION]) == TEAM_SIZES
 

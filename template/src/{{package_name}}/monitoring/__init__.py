@@ -1,0 +1,12 @@
+"""Monitoring the served model: how its latest logged predictions compare with the data
+it was trained on.
+
+`job.run_monitoring` runs every step: the window (`window`: the latest predictions of the
+prediction log), the reference (`reference`: the training split, with the served model's
+predictions for it), the window's data quality (`quality`), the drift report (`report`,
+made by Evidently), the verdict (`verdict`) and its Prometheus metrics (`metrics`).
+`columns` says what is compared, and `traffic` sends sample traffic to a service.
+
+Evidently takes seconds to import and is not installed in the serving image: only
+`report` imports it, and the service imports nothing from this package.
+"""
