@@ -22,7 +22,7 @@ from copier_mlops import ROOT
 from copier_mlops.ladder import STAGES, TEAM_SIZES
 from copier_mlops.processes import GIT_ENV, clean_env, run, uv_executable
 
-from helpers.generated_project import GeneratedProject
+from helpers.generated_project import Builds, GeneratedProject
 
 
 def _snapshot_files() -> list[Path]:
@@ -145,6 +145,11 @@ class ProjectBuilder:
 @pytest.fixture(scope="session")
 def projects(render: Callable[..., GeneratedProject]) -> ProjectBuilder:
     return ProjectBuilder(render)
+
+
+@pytest.fixture(scope="session")
+def builds(render: Callable[..., GeneratedProject]) -> Builds:
+    return Builds(render)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

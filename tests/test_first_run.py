@@ -38,9 +38,9 @@ LONG_RUNNING = {
 }
 # Targets that need a Docker engine, which this machine has not: checked with `make -n`.
 NEEDS_DOCKER = {"docker-build", "docker-run"}
-# Targets that check a running service (the local one by default): run while the step
-# that starts it keeps running, as the README says.
-NEEDS_SERVICE = {"smoke-test": "make serve"}
+# Targets that check or send traffic to a running service (the local one by default): run
+# while the step that starts it keeps running, as the README says.
+NEEDS_SERVICE = {"smoke-test": "make serve", "sample-traffic": "make serve"}
 
 
 def _printed_blocks(output: str) -> list[list[str]]:

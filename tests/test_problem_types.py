@@ -3,8 +3,8 @@ trains, and from the deploy stage on promotes through its gate, serves (checked 
 project's own `make smoke-test`) and scores its sample in batch.
 
 The default problem type is built by the stage tests (test_generated_project,
-test_serving, test_first_run); this module builds the others, one project per problem
-type and stage, on one pytest-xdist worker each.
+test_serving, test_first_run); this module builds the others (conftest's `builds`), one
+project per problem type and stage, on one pytest-xdist worker each.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ from copier_mlops.ladder import STAGES, TEAM_SIZES, components_on
 from copier_mlops.processes import free_port, serve
 from copier_mlops.service import load_service
 
-from helpers.generated_project import GeneratedProject
+from helpers.generated_project import Builds, GeneratedProject
 from helpers.malformed import malformed_bodies
 
 pytestmark = pytest.mark.slow
@@ -51,43 +51,6 @@ def _with(component: str) -> list[tuple[str, str]]:
         for problem_type, stage in CASES
         if component in components_on(stage, TEAM_SIZES[0], {"problem_type": problem_type})
     ]
-
-
-class Builds:
-    """One project per problem type and stage, built, trained and promoted at most once."""
-
-    def __init__(self, render: Callable[..., GeneratedProject]) -> None:
-        self._render = render
-        self._done: dict[tuple[str, str, str], Any] = {}
-
-    def _once(self, step: str, key: tuple[str, str], action: Callable[[], Any]) -> Any:
-        if (step, *key) not in self._done:
-            self._done[(step, *key)] = action()
-        return self._done[(step, *key)]
-
-    def built(self, problem_type: str, stage: str) -> GeneratedProject:
-        def build() -> GeneratedProject:
-            project = self._render(
-                fresh=True, problem_type=problem_type, maturity_stage=stage, team_size="solo"
-            )
-            return project.set_up()
-
-        return self._once("build", (problem_type, stage), build)
-
-    def trained(self, problem_type: str, stage: str) -> GeneratedProject:
-        project = self.built(problem_type, stage)
-        self._once("train", (problem_type, stage), lambda: project.make("train"))
-        return project
-
-    def promoted(self, problem_type: str, stage: str) -> GeneratedProject:
-        project = self.trained(problem_type, stage)
-        self._once("promote", (problem_type, stage), lambda: project.make("promote"))
-        return project
-
-
-@pytest.fixture(scope="session")
-def builds(render: Callable[..., GeneratedProject]) -> Builds:
-    return Builds(render)
 
 
 @pytest.mark.parametrize(("problem_type", "stage"), _params(CASES))

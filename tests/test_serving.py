@@ -126,7 +126,8 @@ def service(request: pytest.FixtureRequest, services: Services) -> Service:
 
 
 def test_runtime_environment_has_no_training_or_dev_tools(service: Service) -> None:
-    """The image installs what serving needs: no full MLflow stack, no test tools."""
+    """The image installs what serving needs: no full MLflow stack, no monitoring or test
+    tools."""
     installed = json.loads(
         service.python(
             "import json, importlib.metadata as m;"
@@ -134,7 +135,7 @@ def test_runtime_environment_has_no_training_or_dev_tools(service: Service) -> N
         )
     )
     assert "mlflow-skinny" in installed
-    assert not {"mlflow", "pytest", "mypy", "ruff", "pre-commit"} & set(installed)
+    assert not {"mlflow", "evidently", "pytest", "mypy", "ruff", "pre-commit"} & set(installed)
     location = service.python(f"import {service.project.package} as p; print(p.__file__)")
     assert "site-packages" in location, "the package is installed, not imported from a source tree"
 

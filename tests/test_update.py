@@ -1,10 +1,11 @@
 """`copier update` moves a project up the ladder without losing the user's work.
 
-The user edits every file the template changes between the first and the last stage
-(found by rendering both), once where the template changes it and once far from any
-change, then moves up with `copier update`. An edit far from the template's changes must
-merge; an edit where the template changes the file must merge or show as a conflict
-(inline markers or a .rej file). None may be lost silently.
+From each stage below the last, for each problem type the move adds components to: the
+user edits every file the template changes between that stage and the last (found by
+rendering both), once where the template changes it and once far from any change, then
+moves up with `copier update`. An edit far from the template's changes must merge; an
+edit where the template changes the file must merge or show as a conflict (inline
+markers or a .rej file). None may be lost silently.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from copier_mlops.ladder import STAGES, TEAM_SIZES, components_on, load_ladder
 
 from helpers.template_repo import commit_all, git
 
-FIRST, LAST = STAGES[0], STAGES[-1]
+LAST = STAGES[-1]
 TEAM = TEAM_SIZES[0]
 ANSWERS_FILE = ".copier-answers.yml"
 # Lines between an edit and any other change: more than the 3 lines of context on each
@@ -33,6 +34,14 @@ GAP = 8
 COMMENTS = {".md": ("<!-- ", " -->"), ".json": ("// ", "")}
 CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ")
 PROBLEM_TYPES = choice_values(load_copier_config()["problem_type"])
+# Each move up to the last stage that adds components, as (problem type, first stage).
+MOVES = [
+    (problem_type, first)
+    for problem_type in PROBLEM_TYPES
+    for first in STAGES[:-1]
+    if components_on(LAST, TEAM, {"problem_type": problem_type})
+    - components_on(first, TEAM, {"problem_type": problem_type})
+]
 
 
 @dataclass(frozen=True)
@@ -63,17 +72,17 @@ def _files(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module", params=PROBLEM_TYPES)
+@pytest.fixture(scope="module", params=MOVES, ids=[f"{t}-from-{s}" for t, s in MOVES])
 def stages(
     request: pytest.FixtureRequest,
     template_snapshot: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Any]:
-    """For a problem type, the first and last stages rendered, and the files both have
-    but differ in."""
-    problem_type = request.param
+    """For a move, the first and last stages rendered, and the files both have but differ
+    in."""
+    problem_type, first_stage = request.param
     tmp = tmp_path_factory.mktemp("stages")
-    first = _files(_render(template_snapshot, tmp / FIRST, FIRST, problem_type))
+    first = _files(_render(template_snapshot, tmp / first_stage, first_stage, problem_type))
     last = _files(_render(template_snapshot, tmp / LAST, LAST, problem_type))
     changed = sorted(
         path
@@ -82,7 +91,8 @@ def stages(
     )
     return {
         "problem_type": problem_type,
-        "first_dir": tmp / FIRST,
+        "first_stage": first_stage,
+        "first_dir": tmp / first_stage,
         "first": first,
         "last": last,
         "changed": changed,
@@ -165,7 +175,7 @@ def _move_up(project: Path, **options: Any) -> None:
 def test_update_moves_up_a_stage_and_keeps_user_edits(
     template_snapshot: Path, tmp_path: Path, stages: dict[str, Any], conflict: str
 ) -> None:
-    assert stages["changed"], f"no file changes from {FIRST} to {LAST}: nothing to test"
+    assert stages["changed"], f"no file changes from {stages['first_stage']}: nothing to test"
     project = _first_stage_project(stages, tmp_path)
 
     edits: list[Edit] = []
@@ -203,7 +213,7 @@ def test_update_moves_up_a_stage_and_keeps_user_edits(
     # Every file of the components the new stage adds is now there.
     ladder = load_ladder()
     answers = {"problem_type": stages["problem_type"]}
-    added = components_on(LAST, TEAM, answers) - components_on(FIRST, TEAM, answers)
+    added = components_on(LAST, TEAM, answers) - components_on(stages["first_stage"], TEAM, answers)
     assert added
     for name in added:
         for pattern in ladder.components[name].get("paths", []):

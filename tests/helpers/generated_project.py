@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,3 +89,38 @@ class GeneratedProject:
         run(["git", "add", "-A"], self.path, env=env)
         run(["git", "commit", "-q", "--no-verify", "-m", "Generate"], self.path, env=env)
         return self
+
+
+class Builds:
+    """One project per problem type and stage, built, trained and promoted at most once:
+    the problem types other than the default, which the stage builds (`projects`) cover.
+    Tests of one problem type and stage share a pytest-xdist group,
+    f"{problem_type}-{stage}"."""
+
+    def __init__(self, render: Callable[..., GeneratedProject]) -> None:
+        self._render = render
+        self._done: dict[tuple[str, str, str], Any] = {}
+
+    def _once(self, step: str, key: tuple[str, str], action: Callable[[], Any]) -> Any:
+        if (step, *key) not in self._done:
+            self._done[(step, *key)] = action()
+        return self._done[(step, *key)]
+
+    def built(self, problem_type: str, stage: str) -> GeneratedProject:
+        def build() -> GeneratedProject:
+            project = self._render(
+                fresh=True, problem_type=problem_type, maturity_stage=stage, team_size="solo"
+            )
+            return project.set_up()
+
+        return self._once("build", (problem_type, stage), build)
+
+    def trained(self, problem_type: str, stage: str) -> GeneratedProject:
+        project = self.built(problem_type, stage)
+        self._once("train", (problem_type, stage), lambda: project.make("train"))
+        return project
+
+    def promoted(self, problem_type: str, stage: str) -> GeneratedProject:
+        project = self.trained(problem_type, stage)
+        self._once("promote", (problem_type, stage), lambda: project.make("promote"))
+        return project
