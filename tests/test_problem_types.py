@@ -1,6 +1,7 @@
 """Every problem type through every stage: the project installs, passes its own checks,
 trains, and from the deploy stage on promotes through its gate, serves (checked by the
-project's own `make smoke-test`) and scores its sample in batch.
+project's own `make smoke-test`) and scores its sample in batch; where it has
+monitoring, its monitoring job judges traffic its service answered.
 
 The default problem type is built by the stage tests (test_generated_project,
 test_serving, test_first_run); this module builds the others (conftest's `builds`), one
@@ -13,6 +14,7 @@ import csv
 import itertools
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +27,7 @@ from copier_mlops.service import load_service
 
 from helpers.generated_project import Builds, GeneratedProject
 from helpers.malformed import malformed_bodies
+from helpers.served_traffic import check_the_verdict_flips_when_traffic_drifts
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +54,14 @@ def _with(component: str) -> list[tuple[str, str]]:
         for problem_type, stage in CASES
         if component in components_on(stage, TEAM_SIZES[0], {"problem_type": problem_type})
     ]
+
+
+def _first_with(component: str) -> list[tuple[str, str]]:
+    """Each problem type with the first stage that has `component`."""
+    first: dict[str, str] = {}
+    for problem_type, stage in _with(component):
+        first.setdefault(problem_type, stage)
+    return list(first.items())
 
 
 @pytest.mark.parametrize(("problem_type", "stage"), _params(CASES))
@@ -126,3 +137,11 @@ def test_batch_scoring_scores_the_sample(builds: Builds, problem_type: str, stag
     with (project.path / "build" / "scored.csv").open(newline="") as scored:
         rows = list(csv.DictReader(scored))
     assert rows, "no scored rows"
+
+
+@pytest.mark.parametrize(("problem_type", "stage"), _params(_first_with("monitoring")))
+def test_monitoring_judges_served_traffic(
+    builds: Builds, problem_type: str, stage: str, tmp_path: Path
+) -> None:
+    """At the first stage that has it: the verdict flips when the traffic drifts."""
+    check_the_verdict_flips_when_traffic_drifts(builds.promoted(problem_type, stage), tmp_path)

@@ -1,0 +1,55 @@
+"""The monitoring job of a generated project, judging traffic its own service answered.
+
+The service runs with the project's own command and logs to a file of the caller's; the
+traffic is the project's `make sample-traffic`, first drawn like the training data, then
+moved away from it (SHIFT=2), and each is judged by its `make monitor`. Traffic like the
+training data must not have drifted, moved traffic must have, every feature with it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from copier_mlops.processes import free_port, serve
+from copier_mlops.service import SERVICE
+
+from helpers.generated_project import GeneratedProject
+
+# Predictions per traffic, and the window judged: each judgement sees one traffic only.
+WINDOW = 300
+
+
+def check_the_verdict_flips_when_traffic_drifts(project: GeneratedProject, folder: Path) -> None:
+    """Serve the promoted `project`, send it both traffics, and check both verdicts;
+    the log and the monitoring job's files go into `folder`."""
+    reports = folder / "monitoring"
+    env = {
+        f"{project.prefix}PREDICTION_LOG_PATH": str(folder / "predictions.jsonl"),
+        f"{project.prefix}MONITORING_DIR": str(reports),
+        f"{project.prefix}MONITORING_WINDOW": str(WINDOW),
+    }
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = ["uv", "run", "--locked", project.slug, "serve", "--port", str(port)]
+
+    verdicts = []
+    with serve(command, project.path, project.env(env), url + SERVICE.paths["ready"]):
+        for shift in (0, 2):
+            sent = project.make(
+                "sample-traffic", f"URL={url}", f"RECORDS={WINDOW}", f"SHIFT={shift}", env=env
+            )
+            assert f"{WINDOW} predictions came back" in sent.stdout
+            project.make("monitor", env=env)
+            verdicts.append(json.loads((reports / "verdict.json").read_text(encoding="utf-8")))
+            metrics = (reports / "monitoring.prom").read_text(encoding="utf-8")
+            assert f"{project.package}_drift_detected {float(shift > 0)}" in metrics
+
+    like, moved = verdicts
+    assert like["predictions"] == moved["predictions"] == WINDOW
+    assert not like["drifted"], like
+    assert like["drifted_columns"] == [], like
+    assert moved["drifted"], moved
+    features = [column for column in moved["compared_columns"] if column in like["missing_values"]]
+    assert features and set(features) <= set(moved["drifted_columns"]), moved
+    assert like["data_quality_ok"] and moved["data_quality_ok"]
