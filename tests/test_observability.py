@@ -23,7 +23,7 @@ from helpers.generated_project import GeneratedProject, stage_params
 
 pytestmark = pytest.mark.slow
 
-STAGES = stages_with("alerting")
+STAGES = stages_with("observability")
 RULES = Path("observability/prometheus/rules/service.yml")
 RULE_TESTS = Path("observability/prometheus/rules/service_test.yml")
 ALERTMANAGER = Path("observability/alertmanager/alertmanager.yml")
