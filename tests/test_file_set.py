@@ -109,7 +109,9 @@ def test_every_template_file_is_generated_when_all_is_on(
 
 
 UNRENDERED = re.compile(
-    r"(?<!\$)\{\{(?!\s*\.)"  # {{ var }} but not GitHub's ${{ }} or Go templates' {{.Field}}
+    # {{ var }} but not GitHub's ${{ }} or Go templates' {{ .Field }} and {{ $variable }}
+    # (Prometheus' alert annotations)
+    r"(?<!\$)\{\{(?!\s*[.$])"
     r"|\{%|%\}"
     r"|(?<!\$)\{#"  # {# comment #} but not the shell's ${#var}
 )
