@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pathspec
+
 from copier_mlops import ROOT
 from copier_mlops.config import choice_values, load_copier_config
 
@@ -59,6 +61,33 @@ class Ladder:
     def requires(self, name: str) -> list[str]:
         """The components `name` cannot work without."""
         return list(self.components[name].get("requires", []))
+
+    def claimants(self, path: str) -> list[str]:
+        """The components whose `paths` claim `path` (relative to the generated project,
+        `*` in the claims standing for the package folder)."""
+        return [
+            name
+            for name, component in self.components.items()
+            if pathspec.GitIgnoreSpec.from_lines(component.get("paths", [])).match_file(path)
+        ]
+
+    def owner(self, path: str) -> str | None:
+        """The component whose own file `path` is, or None for a file no component claims.
+
+        Claims may nest: a component can claim files inside a folder claimed by a
+        component it requires (model alert rules inside the observability folder), and
+        then owns them. Any other double claim is an error in components.yml.
+        """
+        claimants = self.claimants(path)
+        inner = [
+            name
+            for name in claimants
+            if all(other in self.requires(name) for other in claimants if other != name)
+        ]
+        if claimants and len(inner) != 1:
+            msg = f"{path} is claimed by {claimants}, none of which requires the others"
+            raise ValueError(msg)
+        return inner[0] if inner else None
 
     def only(self, name: str) -> dict[str, list[str]]:
         """The unordered answers `name` is conditioned on, with the values it allows."""

@@ -52,25 +52,16 @@ def all_files(maximal_renders: list[GeneratedProject]) -> set[str]:
     return set().union(*(project.files() for project in maximal_renders))
 
 
-def _claims() -> dict[str, pathspec.PathSpec]:
-    """Each component's paths as a matcher; `*` in them stands for the package folder."""
-    return {
-        name: pathspec.GitIgnoreSpec.from_lines(component.get("paths", []))
-        for name, component in LADDER.components.items()
-    }
-
-
-def _claimed_by(path: str, claims: dict[str, pathspec.PathSpec]) -> list[str]:
-    return [name for name, spec in claims.items() if spec.match_file(path)]
-
-
-def test_no_file_is_claimed_by_two_components(all_files: set[str]) -> None:
-    """With one owner per file, "its component is on" is unambiguous."""
-    claims = _claims()
-    shared = {
-        path: owners for path in sorted(all_files) if len(owners := _claimed_by(path, claims)) > 1
-    }
-    assert shared == {}, "files claimed by more than one component in components.yml"
+def test_every_file_has_one_owner(all_files: set[str]) -> None:
+    """With one owner per file, "its component is on" is unambiguous: a file is claimed
+    by one component, or by nested claims of components that require each other."""
+    double = {}
+    for path in sorted(all_files):
+        try:
+            LADDER.owner(path)
+        except ValueError as error:
+            double[path] = str(error)
+    assert double == {}, "files claimed by more than one component in components.yml"
 
 
 @pytest.mark.parametrize(
@@ -134,10 +125,7 @@ def test_generated_files_match_components_yml(
 ) -> None:
     project = render(maturity_stage=stage, team_size=team_size, **answers)
     on = components_on(stage, team_size, answers)
-    claims = _claims()
-    expected = {
-        path for path in all_files if all(owner in on for owner in _claimed_by(path, claims))
-    }
+    expected = {path for path in all_files if all(owner in on for owner in LADDER.claimants(path))}
     actual = project.files()
     assert {"missing": sorted(expected - actual), "unexpected": sorted(actual - expected)} == {
         "missing": [],

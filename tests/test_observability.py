@@ -24,8 +24,10 @@ from helpers.generated_project import GeneratedProject, stage_params
 pytestmark = pytest.mark.slow
 
 STAGES = stages_with("observability")
-RULES = Path("observability/prometheus/rules/service.yml")
-RULE_TESTS = Path("observability/prometheus/rules/service_test.yml")
+RULES_DIR = Path("observability/prometheus/rules")
+RULE_TESTS_DIR = Path("observability/prometheus/tests")
+# The rules on the service's own metrics, the ones a live service alone can feed.
+SERVICE_RULES = RULES_DIR / "service.yml"
 ALERTMANAGER = Path("observability/alertmanager/alertmanager.yml")
 DASHBOARD = Path("observability/grafana/dashboards/service.json")
 
@@ -36,9 +38,22 @@ def project(request: pytest.FixtureRequest, projects: Any) -> GeneratedProject:
     return built
 
 
-def _alerts(project: GeneratedProject) -> dict[str, dict[str, Any]]:
-    rules = yaml.safe_load((project.path / RULES).read_text(encoding="utf-8"))
-    return {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
+def _yaml_files(folder: Path) -> list[Path]:
+    files = sorted(folder.glob("*.yml"))
+    assert files, f"{folder} holds no YAML file"
+    return files
+
+
+def _alerts(project: GeneratedProject, *files: Path) -> dict[str, dict[str, Any]]:
+    """The alert rules of `files`, by default of every rules file, by name."""
+    alerts = {}
+    for path in files or _yaml_files(project.path / RULES_DIR):
+        rules = yaml.safe_load((project.path / path).read_text(encoding="utf-8"))
+        for group in rules["groups"]:
+            for rule in group["rules"]:
+                assert rule["alert"] not in alerts, f"two rules raise {rule['alert']}"
+                alerts[rule["alert"]] = rule
+    return alerts
 
 
 def _dashboard_queries(project: GeneratedProject) -> list[str]:
@@ -49,14 +64,23 @@ def _dashboard_queries(project: GeneratedProject) -> list[str]:
 def test_make_rules_test_checks_rules_their_tests_and_routing(project: GeneratedProject) -> None:
     result = project.make("rules-test")
     output = result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in output
-    assert "Unit Testing:  observability/prometheus/rules/service_test.yml\n  SUCCESS" in output
+    for rules in _yaml_files(project.path / RULES_DIR):
+        found = len(_alerts(project, rules))
+        assert (
+            f"Checking {rules.relative_to(project.path)}\n  SUCCESS: {found} rules found" in output
+        )
+    for tests in _yaml_files(project.path / RULE_TESTS_DIR):
+        assert f"Unit Testing:  {tests.relative_to(project.path)}\n  SUCCESS" in output
     assert f"Checking '{ALERTMANAGER}'  SUCCESS" in output
 
 
 def test_every_alert_is_tested_firing_and_silent(project: GeneratedProject) -> None:
-    tests = yaml.safe_load((project.path / RULE_TESTS).read_text(encoding="utf-8"))
-    cases = [case for test in tests["tests"] for case in test["alert_rule_test"]]
+    cases = [
+        case
+        for path in _yaml_files(project.path / RULE_TESTS_DIR)
+        for test in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]
+        for case in test["alert_rule_test"]
+    ]
     firing = {case["alertname"] for case in cases if case["exp_alerts"]}
     silent = {case["alertname"] for case in cases if not case["exp_alerts"]}
     assert firing == set(_alerts(project)), "an alert is never shown firing"
@@ -104,7 +128,7 @@ def test_every_dashboard_query_is_valid_promql(project: GeneratedProject, tmp_pa
 def test_a_live_service_feeds_every_rule_and_query_and_raises_no_alert(
     projects: Any, stage: str
 ) -> None:
-    """Prometheus scrapes the running service with the generated rules loaded: every rule
+    """Prometheus scrapes the running service with its generated rules loaded: every rule
     evaluates, every metric the rules and dashboard name is one the service exposes, every
     query answers, and a healthy service that has predicted raises no alert."""
     project: GeneratedProject = projects.promoted(stage)
@@ -115,10 +139,10 @@ def test_a_live_service_feeds_every_rule_and_query_and_raises_no_alert(
     example = json.loads(project.uv("run", "--locked", project.slug, "example-request").stdout)
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [RULES.name],
+        "rule_files": [SERVICE_RULES.name],
         "scrape_configs": [{"job_name": package, "static_configs": [{"targets": [url[7:]]}]}],
     }
-    rules = {RULES.name: (project.path / RULES).read_text(encoding="utf-8")}
+    rules = {SERVICE_RULES.name: (project.path / SERVICE_RULES).read_text(encoding="utf-8")}
     with (
         serve(cmd, project.path, project.env(), url + SERVICE.paths["health"]),
         prometheus(yaml.safe_dump(config), rules) as prom,
@@ -150,7 +174,7 @@ def test_a_live_service_feeds_every_rule_and_query_and_raises_no_alert(
         exposed = {
             series["metric"]["__name__"] for series in query(f'{{__name__=~"{package}_.*"}}')
         }
-        alerts = _alerts(project)
+        alerts = _alerts(project, SERVICE_RULES)
         named = " ".join(
             [*(rule["expr"] for rule in alerts.values()), *_dashboard_queries(project)]
         )

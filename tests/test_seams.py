@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import jinja2
-import pathspec
 import pytest
 import yaml
 
@@ -99,14 +98,7 @@ def owner(path: Path) -> str | None:
         path.relative_to(ROOT / "template").as_posix()
     )
     context = {"package_name": "package", "_copier_conf": {"answers_file": ".copier-answers.yml"}}
-    rendered = name.render(context).removesuffix(".jinja")
-    owners = [
-        component
-        for component, data in LADDER.components.items()
-        if pathspec.GitIgnoreSpec.from_lines(data.get("paths", [])).match_file(rendered)
-    ]
-    assert len(owners) <= 1, f"{rel} is claimed by {owners}"
-    return owners[0] if owners else None
+    return LADDER.owner(name.render(context).removesuffix(".jinja"))
 
 
 def conditions_in_others_files() -> dict[str, int]:
