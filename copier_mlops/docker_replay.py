@@ -216,6 +216,8 @@ class DockerReplay:
 
     context: Path
     root: Path
+    #: The Dockerfile, relative to the build context.
+    dockerfile: str = "Dockerfile"
     stages: list[Stage] = field(default_factory=list)
     mounts: dict[str, list[tuple[PurePosixPath, Path]]] = field(default_factory=dict)
     envs: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -257,7 +259,7 @@ class DockerReplay:
 
     def replay(self) -> None:
         """Replay every stage: COPY, WORKDIR, ENV and `uv sync` lines, in order."""
-        self.stages = parse_dockerfile((self.context / "Dockerfile").read_text(encoding="utf-8"))
+        self.stages = parse_dockerfile((self.context / self.dockerfile).read_text(encoding="utf-8"))
         names = {stage.name for stage in self.stages}
         uv = uv_executable()
         for stage in self.stages:

@@ -124,3 +124,11 @@ def test_dependabot_matches_githubs_schema(project: GeneratedProject) -> None:
         [_tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(config)],
         project.path,
     )
+
+
+def test_compose_file_matches_the_compose_spec(project: GeneratedProject) -> None:
+    files = _files(project, "stack", "compose.yaml")
+    run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", *map(str, files)],
+        project.path,
+    )

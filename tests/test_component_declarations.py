@@ -174,7 +174,8 @@ def test_env_example_lists_the_settings_of_the_components_on(
     rendered: tuple[GeneratedProject, set[str]],
 ) -> None:
     project, on = rendered
-    text = (project.path / ".env.example").read_text(encoding="utf-8")
+    # The settings come first; a line starting with "## " heads other tools' variables.
+    text = (project.path / ".env.example").read_text(encoding="utf-8").partition("\n## ")[0]
     variables = re.findall(r"^([A-Z0-9_]+)=", text, flags=re.MULTILINE)
     expected = [
         setting.get("env") or f"{project.prefix}{setting['name'].upper()}"
