@@ -87,6 +87,18 @@ def test_settings_are_unique_typed_and_quotable() -> None:
             assert isinstance(default, int | float) and not isinstance(default, bool), where
 
 
+def test_setting_defaults_override_settings_a_required_component_declares() -> None:
+    """A component gives a default only to a setting of a component it requires, so the
+    setting is there whenever the new default is."""
+    for name, component in LADDER.components.items():
+        for setting in component.get("setting_defaults", {}):
+            owners = [owner for owner, item in declared("settings") if item["name"] == setting]
+            assert owners, f"{name} gives a default to {setting!r}, which no component declares"
+            assert set(owners) <= set(LADDER.requires(name)), (
+                f"{name} gives {setting!r} a default but does not require {owners}"
+            )
+
+
 def test_each_dependency_has_one_requirement_everywhere() -> None:
     """Two components that need the same distribution ask for the same versions."""
     seen: dict[str, str] = {}
@@ -183,6 +195,18 @@ def test_env_example_lists_the_settings_of_the_components_on(
         if name in on
     ]
     assert variables == expected
+    # Each with its default, or the one a component that is on gives it.
+    overrides = {
+        setting: default
+        for name in LADDER.components
+        if name in on
+        for setting, default in LADDER.components[name].get("setting_defaults", {}).items()
+    }
+    values = dict(re.findall(r"^([A-Z0-9_]+)=(.*)$", text, flags=re.MULTILINE))
+    for name, setting in declared("settings"):
+        variable = setting.get("env") or f"{project.prefix}{setting['name'].upper()}"
+        if name in on and setting["name"] in overrides:
+            assert values[variable] == str(overrides[setting["name"]]), variable
 
 
 def test_required_checks_are_the_ci_jobs_of_the_components_on(
