@@ -4,12 +4,16 @@ The service runs with the project's own command and logs to a file of the caller
 traffic is the project's `make sample-traffic`, first drawn like the training data, then
 moved away from it (SHIFT=2), and each is judged by its `make monitor`. Traffic like the
 training data must not have drifted, moved traffic must have, every feature with it.
+Given a Pushgateway, the job pushes each verdict's metrics there too, and the
+Pushgateway's own /metrics must show them.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import httpx
 
 from copier_mlops.processes import free_port, serve
 from copier_mlops.service import SERVICE
@@ -20,15 +24,20 @@ from helpers.generated_project import GeneratedProject
 WINDOW = 300
 
 
-def check_the_verdict_flips_when_traffic_drifts(project: GeneratedProject, folder: Path) -> None:
+def check_the_verdict_flips_when_traffic_drifts(
+    project: GeneratedProject, folder: Path, pushgateway: str | None = None
+) -> None:
     """Serve the promoted `project`, send it both traffics, and check both verdicts;
-    the log and the monitoring job's files go into `folder`."""
+    the log and the monitoring job's files go into `folder`. With `pushgateway` (its
+    URL), check what the job pushed there as well."""
     reports = folder / "monitoring"
     env = {
         f"{project.prefix}PREDICTION_LOG_PATH": str(folder / "predictions.jsonl"),
         f"{project.prefix}MONITORING_DIR": str(reports),
         f"{project.prefix}MONITORING_WINDOW": str(WINDOW),
+        f"{project.prefix}PUSHGATEWAY_URL": pushgateway or "",
     }
+    pushed_as = f'{{instance="",job="{project.package}_monitoring"}}'
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = ["uv", "run", "--locked", project.slug, "serve", "--port", str(port)]
@@ -44,6 +53,11 @@ def check_the_verdict_flips_when_traffic_drifts(project: GeneratedProject, folde
             verdicts.append(json.loads((reports / "verdict.json").read_text(encoding="utf-8")))
             metrics = (reports / "monitoring.prom").read_text(encoding="utf-8")
             assert f"{project.package}_drift_detected {float(shift > 0)}" in metrics
+            assert f"{project.package}_data_quality_ok 1.0" in metrics
+            if pushgateway:
+                held = httpx.get(f"{pushgateway}/metrics", timeout=5).text
+                drifted = f"{project.package}_drift_detected{pushed_as} {int(shift > 0)}"
+                assert drifted in held, held
 
     like, moved = verdicts
     assert like["predictions"] == moved["predictions"] == WINDOW
