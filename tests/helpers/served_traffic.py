@@ -2,8 +2,10 @@
 
 The service runs with the project's own command and logs to a file of the caller's; the
 traffic is the project's `make sample-traffic`, first drawn like the training data, then
-moved away from it (SHIFT=2), and each is judged by its `make monitor`. Traffic like the
-training data must not have drifted, moved traffic must have, every feature with it.
+moved away from it (SHIFT=2), each with its records' labels (LABELS=1), and each is
+judged by its `make monitor`. Traffic like the training data must not have drifted and
+the model must pass its gate on it; moved traffic must have drifted, every feature with
+it, and the model's performance on it must have degraded.
 Given a Pushgateway, the job pushes each verdict's metrics there too, and the
 Pushgateway's own /metrics must show them.
 """
@@ -35,6 +37,7 @@ def check_the_verdict_flips_when_traffic_drifts(
         f"{project.prefix}PREDICTION_LOG_PATH": str(folder / "predictions.jsonl"),
         f"{project.prefix}MONITORING_DIR": str(reports),
         f"{project.prefix}MONITORING_WINDOW": str(WINDOW),
+        f"{project.prefix}LABELS_PATH": str(folder / "labels.csv"),
         f"{project.prefix}PUSHGATEWAY_URL": pushgateway or "",
     }
     pushed_as = f'{{instance="",job="{project.package}_monitoring"}}'
@@ -46,7 +49,12 @@ def check_the_verdict_flips_when_traffic_drifts(
     with serve(command, project.path, project.env(env), url + SERVICE.paths["ready"]):
         for shift in (0, 2):
             sent = project.make(
-                "sample-traffic", f"URL={url}", f"RECORDS={WINDOW}", f"SHIFT={shift}", env=env
+                "sample-traffic",
+                f"URL={url}",
+                f"RECORDS={WINDOW}",
+                f"SHIFT={shift}",
+                "LABELS=1",
+                env=env,
             )
             assert f"{WINDOW} predictions came back" in sent.stdout
             project.make("monitor", env=env)
@@ -54,6 +62,8 @@ def check_the_verdict_flips_when_traffic_drifts(
             metrics = (reports / "monitoring.prom").read_text(encoding="utf-8")
             assert f"{project.package}_drift_detected {float(shift > 0)}" in metrics
             assert f"{project.package}_data_quality_ok 1.0" in metrics
+            degraded = f"{project.package}_performance_degraded {float(shift > 0)}"
+            assert degraded in metrics, metrics
             if pushgateway:
                 held = httpx.get(f"{pushgateway}/metrics", timeout=5).text
                 drifted = f"{project.package}_drift_detected{pushed_as} {int(shift > 0)}"
@@ -67,3 +77,7 @@ def check_the_verdict_flips_when_traffic_drifts(
     features = [column for column in moved["compared_columns"] if column in like["missing_values"]]
     assert features and set(features) <= set(moved["drifted_columns"]), moved
     assert like["data_quality_ok"] and moved["data_quality_ok"]
+    for verdict in (like, moved):
+        assert verdict["performance"]["labelled_predictions"] == WINDOW, verdict
+    assert not like["performance_degraded"], like
+    assert moved["performance_degraded"], moved
