@@ -604,7 +604,7 @@ GUARANTEES = textwrap.dedent(
     from pydantic_core import from_json
     from PACKAGE import task
     from PACKAGE.config import get_settings
-    from PACKAGE.prediction_log import PredictionLog
+    from PACKAGE.prediction_log import PredictionLog, request_id
     from PACKAGE.predictor import load_predictor
     from PACKAGE.request import model_input, request_limit
     from PACKAGE.serving.body import json_body_errors
@@ -638,7 +638,7 @@ GUARANTEES = textwrap.dedent(
         "parse_us": microseconds(lambda: from_json(body)),
         "parse_and_validate_us": microseconds(parse_and_validate),
         "metrics_us": microseconds(metrics_of_a_request),
-        "log_us": microseconds(lambda: log.append(body, response)),
+        "log_us": microseconds(lambda: log.append(body, response, request_id(None))),
     }))
     """
 )

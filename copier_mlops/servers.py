@@ -1,5 +1,5 @@
 """The real servers the operate stage's tests and benchmarks run against: PostgreSQL, an
-MLflow tracking server on it, Prometheus and Alertmanager.
+MLflow tracking server on it, Prometheus, Alertmanager and the Pushgateway.
 
 Each is a context manager that starts the server on 127.0.0.1 and a free port, in a
 temporary folder of its own that holds its configuration, data and log, waits until it
@@ -9,7 +9,7 @@ it is missing, hand it the server's folder and start the server as that user; ru
 anyone else, the server runs as the caller.
 
 The binaries come from Debian's packages (`postgresql`, `prometheus`,
-`prometheus-alertmanager`); a missing one raises MissingToolError, which names the package.
+`prometheus-alertmanager`, `prometheus-pushgateway`); a missing one raises MissingToolError, which names the package.
 MLflow comes from PyPI, see mlflow_server.
 """
 
@@ -402,6 +402,22 @@ def alertmanager(config: str) -> Iterator[str]:
             f"--storage.path={folder / 'data'}",
             f"--web.listen-address={url.removeprefix('http://')}",
             "--cluster.listen-address=",
+        ]
+        with _serving(cmd, folder, _server_env(folder), f"{url}/-/ready"):
+            yield url
+
+
+@contextmanager
+def pushgateway() -> Iterator[str]:
+    """Prometheus' Pushgateway, holding what batch jobs push in memory only (its Debian
+    default persists to a file under /var/lib). Yields its URL once /-/ready answers."""
+    binary = debian_tool("prometheus-pushgateway", "prometheus-pushgateway")
+    with _server_folder("pushgateway") as folder:
+        url = f"http://127.0.0.1:{free_port()}"
+        cmd = [
+            binary,
+            f"--web.listen-address={url.removeprefix('http://')}",
+            "--persistence.file=",
         ]
         with _serving(cmd, folder, _server_env(folder), f"{url}/-/ready"):
             yield url

@@ -1,7 +1,7 @@
 """The real servers the operate stage is tested against (copier_mlops.servers) work:
 PostgreSQL takes a password login, an MLflow server on it tracks and registers models,
 Prometheus scrapes, evaluates a rule file and sends the alert through Alertmanager to a
-webhook. Each listens on 127.0.0.1 only, as a user other than root.
+webhook, the Pushgateway holds what a batch job pushed. Each listens on 127.0.0.1 only, as a user other than root.
 
 A missing binary skips, unless COPIER_MLOPS_REQUIRE_EVERY_PYTHON is set (`.ci/run`
 sets it after installing them): then it fails.
@@ -248,3 +248,14 @@ def test_prometheus_alert_reaches_a_webhook_through_alertmanager() -> None:
     assert [alert["labels"]["alertname"] for alert in posted["alerts"]] == [ALERT], posted
     assert posted["status"] == "firing", posted
     assert ALERT in [alert["labels"]["alertname"] for alert in held], held
+
+
+def test_pushgateway_holds_what_a_job_pushed() -> None:
+    _need(lambda: servers.debian_tool("prometheus-pushgateway", "prometheus-pushgateway"))
+    pushed = "# TYPE servers_test_value gauge\nservers_test_value 42\n"
+    with servers.pushgateway() as pushgateway:
+        _assert_loopback_and_not_root(pushgateway)
+        answer = httpx.put(f"{pushgateway}/metrics/job/servers_test", content=pushed, timeout=5)
+        assert answer.status_code == 200, answer.text
+        exposed = httpx.get(f"{pushgateway}/metrics", timeout=5).text
+    assert 'servers_test_value{instance="",job="servers_test"} 42' in exposed, exposed

@@ -1,8 +1,11 @@
 """Log every served prediction, for monitoring to read later.
 
-Each request the service answers becomes one JSON line: the time, the request's body as
-the client sent it and the response as the service answered it (the predictions and the
-model version). `read_prediction_log` turns the lines back into one entry per prediction. A
+Each request the service answers becomes one JSON line: the time, the request's id, the
+request's body as the client sent it and the response as the service answered it (the
+predictions and the model version). `read_prediction_log` turns the lines back into one
+entry per prediction, each with an id of its own (`prediction_id`): the request's id and
+the prediction's place in the answer, such as `3f2a…/0` for the first. Labels that
+arrive later name the prediction they belong to by that id. A
 line goes to the file in a single append, so several threads or uvicorn worker processes
 can share one log without mixing lines.
 
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +33,25 @@ from .request import logged_inputs
 # Line breaks in a JSON document can only be whitespace between its tokens (inside strings
 # they are escaped), so a body keeps its meaning with them turned into spaces.
 LINE_BREAKS_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
+# The header a client may name its request by, and the service answers with the id it
+# logged: the client's, when it is a plain token of at most 64 characters, else a new one.
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,64}")
+# Between the request's id and the prediction's place in its answer, in a prediction's id.
+ID_SEPARATOR = "/"
+
+
+def request_id(asked: str | None) -> str:
+    """The id to log a request under: `asked` (the client's header) when it is a plain
+    token, else a new random one. Never refuses: a bad id is no reason to fail a prediction."""
+    if asked is not None and REQUEST_ID_PATTERN.fullmatch(asked):
+        return asked
+    return uuid.uuid4().hex
+
+
+def prediction_id(request: str, position: int) -> str:
+    """The id of the prediction at `position` (from 0) in the answer to request `request`."""
+    return f"{request}{ID_SEPARATOR}{position}"
 
 
 def on_one_line(document: bytes) -> bytes:
@@ -46,14 +70,16 @@ class PredictionLog:
         # The open file's descriptor, and which file it is (to notice rotation).
         self._file: tuple[int, os.stat_result] | None = None
 
-    def append(self, request: bytes, response: bytes) -> None:
-        """Log one answered request: its JSON body, already parsed, and the JSON answer.
+    def append(self, request: bytes, response: bytes, request_id: str) -> None:
+        """Log one answered request: its JSON body, already parsed, the JSON answer, and
+        the request's id (see `request_id`).
 
-        Both must be valid JSON documents (as the service has checked): they are written
-        into the line as they are.
+        Both bodies must be valid JSON documents (as the service has checked): they are
+        written into the line as they are.
         """
-        line = b'{"timestamp":%b,"request":%b,"response":%b}\n' % (
+        line = b'{"timestamp":%b,"request_id":%b,"request":%b,"response":%b}\n' % (
             json.dumps(datetime.now(UTC).isoformat()).encode(),
+            json.dumps(request_id).encode(),
             on_one_line(request),
             on_one_line(response),
         )
@@ -93,7 +119,8 @@ class PredictionLog:
 def read_prediction_log(path: Path) -> Iterator[dict[str, Any]]:
     """Yield the logged predictions one by one, in the order they were served.
 
-    Each holds the time of the request, the model version, what was asked (in the
+    Each holds the time of the request, the prediction's id (`prediction_id`; None for
+    lines logged before requests had ids), the model version, what was asked (in the
     fields `request.logged_inputs` gives it, such as a record's features) and the prediction for
     it, in the fields `task.logged_predictions` gives it.
     """
@@ -103,11 +130,15 @@ def read_prediction_log(path: Path) -> Iterator[dict[str, Any]]:
                 continue
             logged = json.loads(line)
             request, response = logged["request"], logged["response"]
-            for asked, prediction in zip(
-                logged_inputs(request), task.logged_predictions(response), strict=True
+            served_as = logged.get("request_id")
+            for position, (asked, prediction) in enumerate(
+                zip(logged_inputs(request), task.logged_predictions(response), strict=True)
             ):
                 yield {
                     "timestamp": logged["timestamp"],
+                    "prediction_id": (
+                        None if served_as is None else prediction_id(served_as, position)
+                    ),
                     "model_version": response["model_version"],
                     **asked,
                     **prediction,

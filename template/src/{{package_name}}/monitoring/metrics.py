@@ -1,8 +1,10 @@
-"""The verdict as Prometheus metrics, in the text format of a node exporter's textfile
-collector.
+"""The verdict as Prometheus metrics: in the text format of a node exporter's textfile
+collector, and pushed to a Prometheus Pushgateway when PUSHGATEWAY_URL is set (the job
+runs and ends; Prometheus scrapes what it pushed from the Pushgateway).
 
 Every metric is named after the project's package, as the service's are
-(`<package>_drift_share`); the `column` label takes only the compared columns' names.
+(`<package>_drift_share`); the `column` label takes only the compared columns' names,
+the `metric` label only the task's metric names.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
 from .verdict import Verdict
 
 METRICS_FILE = "monitoring.prom"
 # The package's name, e.g. `my_project` for `my_project.monitoring.metrics`.
 NAMESPACE = __name__.partition(".")[0]
+# The Pushgateway's `job` label for what this job pushes: each push replaces the last.
+PUSH_JOB = f"{NAMESPACE}_monitoring"
+# How long a push may take before the job gives up on the Pushgateway.
+PUSH_TIMEOUT_SECONDS = 10
 
 
 def verdict_metrics(verdict: Verdict) -> CollectorRegistry:
@@ -42,9 +48,25 @@ def verdict_metrics(verdict: Verdict) -> CollectorRegistry:
     out_of_range = gauge("out_of_range_values", "Values out of range, by feature.", ("column",))
     for column, count in verdict.out_of_range_values.items():
         out_of_range.labels(column).set(count)
+    gauge("data_quality_ok", "1 when no feature value was missing or out of range, else 0.").set(
+        verdict.data_quality_ok
+    )
     gauge("monitored_predictions", "Logged predictions the verdict judged.").set(
         verdict.predictions
     )
+    performance = verdict.performance
+    gauge("labelled_predictions", "Judged predictions whose labels have arrived.").set(
+        performance.labelled_predictions
+    )
+    scores = gauge(
+        "performance", "The task's test metrics on the labelled predictions.", ("metric",)
+    )
+    for name, value in performance.metrics.items():
+        scores.labels(name).set(value)
+    gauge(
+        "performance_degraded",
+        "1 when the labelled predictions fail a threshold of the evaluation gate, else 0.",
+    ).set(verdict.performance_degraded)
     gauge(
         "monitoring_checked_timestamp_seconds", "When the verdict was reached, in Unix time."
     ).set(datetime.fromisoformat(verdict.checked_at).timestamp())
@@ -55,3 +77,11 @@ def write_metrics(verdict: Verdict, path: Path) -> None:
     """Write the verdict's metrics to `path` (replaced at once, as collectors expect)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), verdict_metrics(verdict))
+
+
+def push_metrics(verdict: Verdict, url: str) -> None:
+    """Push the verdict's metrics to the Pushgateway at `url`, replacing what this job
+    pushed before. Raises `OSError` when the Pushgateway cannot be reached or refuses."""
+    push_to_gateway(
+        url, job=PUSH_JOB, registry=verdict_metrics(verdict), timeout=PUSH_TIMEOUT_SECONDS
+    )

@@ -1,5 +1,6 @@
-"""The verdict: whether the window drifted from the reference, and whether its data was
-sound, as a small JSON file for people, schedulers and retraining triggers to read.
+"""The verdict: whether the window drifted from the reference, whether its data was sound
+and, once labels arrive, how well the model did, as a small JSON file for people,
+schedulers and retraining triggers to read.
 
 Reading a verdict is quick: this module imports neither Evidently nor the model.
 """
@@ -7,7 +8,7 @@ Reading a verdict is quick: this module imports neither Evidently nor the model.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,13 +31,30 @@ class Drift:
 
 
 @dataclass(frozen=True)
+class Performance:
+    """How the model did on the window's labelled predictions: how many there were, the
+    task's test metrics on them by name, and the gate's thresholds they failed, each as
+    `"<metric> <value>, not <bound>"`. Without enough labels, no metrics and no failure."""
+
+    labelled_predictions: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    failed_thresholds: list[str] = field(default_factory=list)
+
+    @property
+    def degraded(self) -> bool:
+        """Whether the model would fail the evaluation gate on these predictions."""
+        return bool(self.failed_thresholds)
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What one run of the monitoring job found.
 
     `drifted` is whether the share of compared columns that drifted reached the
     threshold; `prediction_drifted` whether the model's answers (`columns.PREDICTIONS`)
     are among the drifted columns; `data_quality_ok` whether no feature value was missing
-    or out of range.
+    or out of range; `performance_degraded` whether the labelled predictions fail a
+    threshold of the evaluation gate (`performance`).
     """
 
     drifted: bool
@@ -54,6 +72,9 @@ class Verdict:
     model_versions: list[str]
     reference_model_version: str
     checked_at: str
+    # Verdicts written before performance was judged have neither.
+    performance_degraded: bool = False
+    performance: Performance = field(default_factory=Performance)
 
 
 def judge(
@@ -64,8 +85,10 @@ def judge(
     threshold: float,
     predictions: tuple[str, ...],
     reference_model_version: str,
+    performance: Performance,
 ) -> Verdict:
-    """The verdict on `window`, from the drift and the data quality found in it.
+    """The verdict on `window`, from the drift, the data quality and the performance
+    found in it.
 
     `predictions` names the columns that hold the model's answers.
     """
@@ -85,6 +108,8 @@ def judge(
         model_versions=sorted({str(version) for version in window[MODEL_VERSION]}),
         reference_model_version=reference_model_version,
         checked_at=datetime.now(UTC).isoformat(),
+        performance_degraded=performance.degraded,
+        performance=performance,
     )
 
 
@@ -98,4 +123,6 @@ def write_verdict(verdict: Verdict, path: Path) -> None:
 
 def read_verdict(path: Path) -> Verdict:
     """The verdict written at `path`."""
-    return Verdict(**json.loads(path.read_text(encoding="utf-8")))
+    fields = json.loads(path.read_text(encoding="utf-8"))
+    performance = Performance(**fields.pop("performance", {}))
+    return Verdict(**fields, performance=performance)
