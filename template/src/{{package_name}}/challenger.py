@@ -29,7 +29,7 @@ from .config import Settings
 from .data import features_and_target
 from .evaluation import TEST_PREFIX, Metric
 from .model_loading import load_estimator
-from .registry import GateResult, check_gate, get_run, register, served_model
+from .registry import GateResult, check_gate, get_run, logged_model_id, register, served_model
 from .tracking import RegistryError, download_version, find_version, mlflow_client
 
 # The alias of the newest registered challenger, promoted or not.
@@ -130,11 +130,17 @@ def held_out(dataset: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, p
     return features_and_target(test)
 
 
-def load_logged_model(settings: Settings, model_uri: str) -> Any:
-    """The model a training run logged (``models:/<model id>``), loaded safely."""
+def load_logged_model(settings: Settings, run_id: str) -> Any:
+    """The model the training run `run_id` logged, loaded safely."""
+    client = mlflow_client(settings)
+    logged = client.get_logged_model(logged_model_id(get_run(client, run_id)))
     with tempfile.TemporaryDirectory() as folder:
+        # From the logged model's own location, in the settings' store: MLflow resolves a
+        # ``models:/`` URI against its global tracking URI, which may be another store.
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=model_uri, dst_path=folder, tracking_uri=settings.mlflow_tracking_uri
+            artifact_uri=logged.artifact_location,
+            dst_path=folder,
+            tracking_uri=settings.mlflow_tracking_uri,
         )
         return load_estimator(Path(local))
 
@@ -150,11 +156,11 @@ def load_champion(settings: Settings) -> tuple[str, Any] | None:
     return str(version.version), model
 
 
-def score(settings: Settings, dataset: pd.DataFrame, model_uri: str) -> Scores:
-    """Score the model training logged at `model_uri` and the champion on the same
+def score(settings: Settings, dataset: pd.DataFrame, run_id: str) -> Scores:
+    """Score the model the training run `run_id` logged and the champion on the same
     held-out split of `dataset`."""
     X, y = held_out(dataset, settings)
-    challenger = task.evaluate(load_logged_model(settings, model_uri), X, y)
+    challenger = task.evaluate(load_logged_model(settings, run_id), X, y)
     champion = load_champion(settings)
     if champion is None:
         return Scores(challenger=challenger)

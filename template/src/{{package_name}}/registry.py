@@ -156,9 +156,11 @@ def register(client: MlflowClient, name: str, run: Run, gate: GateResult) -> Mod
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name)
+    # The model's own location, not its ``models:/`` URI: MLflow resolves such a URI
+    # against its global tracking URI, which need not be this client's store.
     return client.create_model_version(
         name=name,
-        source=client.get_logged_model(model_id).model_uri,
+        source=client.get_logged_model(model_id).artifact_location,
         run_id=run.info.run_id,
         model_id=model_id,
         tags={GATE_TAG: "passed" if gate.passed else "failed", GATE_DETAILS_TAG: gate.summary()},
