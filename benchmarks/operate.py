@@ -328,7 +328,17 @@ def bench_dependencies(project: Path, tmp: Path) -> dict[str, Any]:
 
 def report(results: dict[str, Any]) -> str:
     rows = []
-    m = results["monitoring"]
+    if "monitoring" in results:
+        rows += monitoring_rows(results["monitoring"])
+    if "serving" in results:
+        rows += serving_rows(results["serving"])
+    if "dependencies" in results:
+        rows += dependency_rows(results["dependencies"])
+    return table(rows)
+
+
+def monitoring_rows(m: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows = []
     # The timed jobs: one per size, in order, then the default window over the longest log.
     *by_size, scheduled = m["jobs"]
     for size, job in zip(m["sizes"], by_size, strict=True):
@@ -350,7 +360,8 @@ def report(results: dict[str, Any]) -> str:
             f"{large['job_s'] / small['job_s']:.1f}x (reading: pandas "
             f"{large['pandas_read_s'] / small['pandas_read_s']:.1f}x, window "
             f"{large['window_read_s'] / small['window_read_s']:.1f}x)",
-            f"{scale:.0f}x the predictions",
+            f"{scale:.0f}x the predictions; each one more costs "
+            f"{(large['job_s'] - small['job_s']) / (m['sizes'][1] - m['sizes'][0]) * 1e6:.0f} µs",
             f"<= {scale:.0f}x (linear)",
         )
     )
@@ -372,7 +383,11 @@ def report(results: dict[str, Any]) -> str:
             "report",
         )
     )
-    s = results["serving"]
+    return rows
+
+
+def serving_rows(s: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows = []
     for size in s["sizes"]:
         t = s[f"size_{size}"]
         asks = f"{size} prediction{'s' if size > 1 else ''}"
@@ -390,8 +405,11 @@ def report(results: dict[str, Any]) -> str:
                 "report",
             ),
         ]
-    d = results["dependencies"]
-    rows.append(
+    return rows
+
+
+def dependency_rows(d: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return [
         (
             "serving dependency set: runtime venv (site-packages)",
             f"{d['venv']['mb']:.0f} MB ({d['site_packages']['mb']:.0f} MB), "
@@ -400,8 +418,10 @@ def report(results: dict[str, Any]) -> str:
             f"forbidden found: {', '.join(d['forbidden_found']) or 'none'}",
             "<= 400 MB, none",
         )
-    )
-    return table(rows)
+    ]
+
+
+PARTS = ("monitoring", "serving", "dependencies")
 
 
 def main() -> int:
@@ -412,6 +432,9 @@ def main() -> int:
         "--project", type=Path, help="an operate project whose champion is exported"
     )
     parser.add_argument("--smoke", action="store_true", help="small logs and short runs")
+    parser.add_argument(
+        "--parts", nargs="+", choices=list(PARTS), default=list(PARTS), help="what to measure"
+    )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
     sizes = SMOKE_SIZES if args.smoke else SIZES
@@ -420,9 +443,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         project = args.project.resolve() if args.project else build_project(tmp)
-        results["monitoring"] = bench_monitoring(project, tmp, sizes)
-        results["serving"] = bench_logging(project, tmp, seconds, rounds)
-        results["dependencies"] = bench_dependencies(project, tmp)
+        if "monitoring" in args.parts:
+            results["monitoring"] = bench_monitoring(project, tmp, sizes)
+        if "serving" in args.parts:
+            results["serving"] = bench_logging(project, tmp, seconds, rounds)
+        if "dependencies" in args.parts:
+            results["dependencies"] = bench_dependencies(project, tmp)
     results["load_average_after"] = os.getloadavg()
     print(report(results))
     print(
@@ -432,8 +458,7 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
-    d = results["dependencies"]
-    return 1 if d["forbidden_found"] else 0
+    return 1 if results.get("dependencies", {}).get("forbidden_found") else 0
 
 
 if __name__ == "__main__":
