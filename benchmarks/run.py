@@ -749,9 +749,11 @@ def _size_mb(path: Path) -> float:
     )
 
 
-def bench_image_size(project: Path) -> dict[str, Any]:
+def bench_image_size(project: Path, runtime_env: Path | None = None) -> dict[str, Any]:
+    """The runtime venv the Dockerfile installs, into `runtime_env` (default: beside the
+    project), and its size beside the project's own environment."""
     dockerfile = (project / "Dockerfile").read_text()
-    runtime_env = project.parent / "runtime-venv"
+    runtime_env = runtime_env or project.parent / "runtime-venv"
     env = {"UV_PROJECT_ENVIRONMENT": str(runtime_env), **dockerfile_env(dockerfile)}
     for command in dockerfile_sync_commands(dockerfile):
         run(command, project, env)

@@ -29,7 +29,9 @@ RULE_TESTS_DIR = Path("observability/prometheus/tests")
 # The rules on the service's own metrics, the ones a live service alone can feed.
 SERVICE_RULES = RULES_DIR / "service.yml"
 ALERTMANAGER = Path("observability/alertmanager/alertmanager.yml")
-DASHBOARD = Path("observability/grafana/dashboards/service.json")
+DASHBOARDS_DIR = Path("observability/grafana/dashboards")
+# The dashboard of the service's own metrics, the one a live service alone can feed.
+SERVICE_DASHBOARD = DASHBOARDS_DIR / "service.json"
 
 
 @pytest.fixture(params=stage_params(STAGES))
@@ -56,9 +58,13 @@ def _alerts(project: GeneratedProject, *files: Path) -> dict[str, dict[str, Any]
     return alerts
 
 
-def _dashboard_queries(project: GeneratedProject) -> list[str]:
-    dashboard = json.loads((project.path / DASHBOARD).read_text(encoding="utf-8"))
-    return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+def _dashboard_queries(project: GeneratedProject, *files: Path) -> list[str]:
+    """The PromQL of every panel of `files`, by default of every dashboard."""
+    queries = []
+    for path in files or sorted((project.path / DASHBOARDS_DIR).glob("*.json")):
+        dashboard = json.loads((project.path / path).read_text(encoding="utf-8"))
+        queries += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    return queries
 
 
 def test_make_rules_test_checks_rules_their_tests_and_routing(project: GeneratedProject) -> None:
@@ -176,7 +182,10 @@ def test_a_live_service_feeds_every_rule_and_query_and_raises_no_alert(
         }
         alerts = _alerts(project, SERVICE_RULES)
         named = " ".join(
-            [*(rule["expr"] for rule in alerts.values()), *_dashboard_queries(project)]
+            [
+                *(rule["expr"] for rule in alerts.values()),
+                *_dashboard_queries(project, SERVICE_DASHBOARD),
+            ]
         )
         for metric in set(re.findall(rf"\b{package}_\w+", named)):
             assert metric in exposed, f"{metric} is queried but the service does not expose it"
@@ -191,7 +200,9 @@ def test_a_live_service_feeds_every_rule_and_query_and_raises_no_alert(
             alerts, "inactive"
         ), "a healthy service that has predicted raises an alert"
         assert query(f'up{{job="{package}"}} == 1'), "Prometheus does not see the service up"
-        for expr in _dashboard_queries(project):
+        for expr in _dashboard_queries(project, SERVICE_DASHBOARD):
             query(expr)
-        answered = [expr for expr in _dashboard_queries(project) if "5.." not in expr]
+        answered = [
+            expr for expr in _dashboard_queries(project, SERVICE_DASHBOARD) if "5.." not in expr
+        ]
         assert all(query(expr) for expr in answered), "a dashboard query returns no series"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 from mlflow.entities import Run
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from . import task
@@ -147,6 +148,25 @@ def logged_model_id(run: Run) -> str:
     return outputs[-1].model_id
 
 
+def register(client: MlflowClient, name: str, run: Run, gate: GateResult) -> ModelVersion:
+    """Register the model `run` logged as a new version of `name`, tagged with the gate's
+    verdict on it; the registered model is created with its first version."""
+    model_id = logged_model_id(run)
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name)
+    # The model's own location, not its ``models:/`` URI: MLflow resolves such a URI
+    # against its global tracking URI, which need not be this client's store.
+    return client.create_model_version(
+        name=name,
+        source=client.get_logged_model(model_id).artifact_location,
+        run_id=run.info.run_id,
+        model_id=model_id,
+        tags={GATE_TAG: "passed" if gate.passed else "failed", GATE_DETAILS_TAG: gate.summary()},
+    )
+
+
 def promote(settings: Settings, run_id: str | None = None) -> Promotion:
     """Register a run's model and give it the serving alias if it passes the gate.
 
@@ -156,18 +176,7 @@ def promote(settings: Settings, run_id: str | None = None) -> Promotion:
     client = mlflow_client(settings)
     run = get_run(client, run_id) if run_id else latest_run(client, settings)
     gate = check_gate(run.data.metrics, settings)
-    model_id = logged_model_id(run)
-    try:
-        client.get_registered_model(ref.name)
-    except MlflowException:
-        client.create_registered_model(ref.name)
-    version = client.create_model_version(
-        name=ref.name,
-        source=client.get_logged_model(model_id).model_uri,
-        run_id=run.info.run_id,
-        model_id=model_id,
-        tags={GATE_TAG: "passed" if gate.passed else "failed", GATE_DETAILS_TAG: gate.summary()},
-    )
+    version = register(client, ref.name, run, gate)
     if gate.passed:
         client.set_registered_model_alias(ref.name, ref.alias, version.version)
     return Promotion(

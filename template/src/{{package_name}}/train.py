@@ -37,15 +37,18 @@ class TrainingResult:
     metrics: dict[str, float]
 
 
-def train_and_log(settings: Settings) -> TrainingResult:
+def train_and_log(settings: Settings, dataset: pd.DataFrame | None = None) -> TrainingResult:
     """Train on the training split, evaluate on the test split and log it all as one run.
+
+    `dataset` is validated data to train on; by default the project's own (`load_dataset`).
 
     The run records the parameters, the test metrics (prefixed ``test_``), the task's
     evaluation details, the data it was trained on, the code version when run inside a
     git work tree, and the model itself, saved with skops rather than pickle so that
     loading it cannot run arbitrary code.
     """
-    dataset = load_dataset()
+    if dataset is None:
+        dataset = load_dataset()
     train, test = task.split_dataset(dataset, settings.test_size, settings.random_seed)
     X_train, y_train = features_and_target(train)
     X_test, y_test = features_and_target(test)
