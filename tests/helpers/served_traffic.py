@@ -2,8 +2,8 @@
 
 The service runs with the project's own command and logs to a file of the caller's; the
 traffic is the project's `make sample-traffic`, first drawn like the training data, then
-moved away from it (SHIFT=2), each with its records' labels (LABELS=1), and each is
-judged by its `make monitor`. Traffic like the training data must not have drifted and
+moved away from it (SHIFT=2), each with its labels (LABELS=1: a table's records' true
+targets, a forecast's actuals), and each is judged by its `make monitor`. Traffic like the training data must not have drifted and
 the model must pass its gate on it; moved traffic must have drifted, every feature with
 it, and the model's performance on it must have degraded.
 Given a Pushgateway, the job pushes each verdict's metrics there too, and the
@@ -74,8 +74,12 @@ def check_the_verdict_flips_when_traffic_drifts(
     assert not like["drifted"], like
     assert like["drifted_columns"] == [], like
     assert moved["drifted"], moved
-    features = [column for column in moved["compared_columns"] if column in like["missing_values"]]
-    assert features and set(features) <= set(moved["drifted_columns"]), moved
+    # What moved must have drifted: a table's features (the compared columns whose quality
+    # is checked), or, where no compared column's quality is (a forecast's figures, drawn
+    # from its actuals), every compared column.
+    compared = moved["compared_columns"]
+    moved_columns = [column for column in compared if column in like["missing_values"]]
+    assert compared and set(moved_columns or compared) <= set(moved["drifted_columns"]), moved
     assert like["data_quality_ok"] and moved["data_quality_ok"]
     for verdict in (like, moved):
         assert verdict["performance"]["labelled_predictions"] == WINDOW, verdict

@@ -177,6 +177,12 @@ class OriginForecast:
     scale: float
 
 
+def seasonal_naive_scale(past: npt.NDArray[np.float64]) -> float:
+    """The seasonal-naive forecast's mean absolute error within `past` (each month against
+    the same month a year before): what MASE divides a forecast's errors by."""
+    return float(np.mean(np.abs(past[MONTHS_PER_YEAR:] - past[:-MONTHS_PER_YEAR])))
+
+
 def backtest(model: MonthlyForecaster, first: str, horizon: int) -> list[OriginForecast]:
     """Forecast `horizon` months from rolling origins, with a clone of `model` refitted on
     the months before each origin, and with the seasonal-naive forecast.
@@ -199,7 +205,7 @@ def backtest(model: MonthlyForecaster, first: str, horizon: int) -> list[OriginF
                 actual=values[origin : origin + horizon],
                 forecast=fitted.forecast(horizon),
                 seasonal_naive=naive.forecast(horizon),
-                scale=float(np.mean(np.abs(past[MONTHS_PER_YEAR:] - past[:-MONTHS_PER_YEAR]))),
+                scale=seasonal_naive_scale(past),
             )
         )
     return forecasts

@@ -31,6 +31,9 @@ JSON_REPORT = "drift.json"
 DRIFTED_COLUMNS_METRIC = "evidently:metric_v2:DriftedColumnsCount"
 COLUMN_DRIFT_METRIC = "evidently:metric_v2:ValueDrift"
 FAILED = "FAIL"
+NOTHING_COMPARED_HTML = (
+    "<!DOCTYPE html>\n<title>Drift</title>\n<p>No column had values to compare.</p>\n"
+)
 
 
 def compare(
@@ -43,6 +46,15 @@ def compare(
     be compared and is left out.
     """
     compared = [column for column in (*NUMERICAL, *CATEGORICAL) if window[column].notna().any()]
+    folder.mkdir(parents=True, exist_ok=True)
+    if not compared:
+        # Nothing has a value to compare yet (a forecast's actuals have not arrived):
+        # nothing drifted, and the reports say so.
+        (folder / HTML_REPORT).write_text(NOTHING_COMPARED_HTML, encoding="utf-8")
+        (folder / JSON_REPORT).write_text(
+            json.dumps({"metrics": [], "tests": []}), encoding="utf-8"
+        )
+        return Drift(compared=[], drifted=[], share=0.0)
     definition = DataDefinition(
         numerical_columns=[column for column in NUMERICAL if column in compared],
         categorical_columns=[column for column in CATEGORICAL if column in compared],
@@ -58,7 +70,6 @@ def compare(
                 reference.loc[:, compared], data_definition=definition
             ),
         )
-    folder.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(folder / HTML_REPORT))
     snapshot.save_json(str(folder / JSON_REPORT))
     return read_drift(json.loads(snapshot.json()), compared)

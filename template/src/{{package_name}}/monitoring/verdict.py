@@ -14,10 +14,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from .quality import DataQuality
 from .window import MODEL_VERSION, TIMESTAMP
 
 VERDICT_FILE = "verdict.json"
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """Per checked column, how many values are missing and how many are out of the data
+    contract's range (`quality` says which columns a problem type checks)."""
+
+    missing: dict[str, int]
+    out_of_range: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every value is present and in range."""
+        return not any(self.missing.values()) and not any(self.out_of_range.values())
 
 
 @dataclass(frozen=True)
