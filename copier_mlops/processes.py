@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 # Commits in throwaway repositories (snapshots, generated projects): a fixed identity,
@@ -143,7 +144,16 @@ def serve(
 
     log = cwd / f"server-{time.monotonic_ns()}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+        # A session of its own, so stopping it stops what it started too (make, then uv,
+        # then the server and its workers), not just the first process.
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -164,9 +174,17 @@ def serve(
             time.sleep(0.2)
         yield proc
     finally:
-        proc.terminate()
+        _signal_group(proc, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
             proc.wait(timeout=20)
+        # What outlived the first process (children that ignore SIGTERM or take longer).
+        _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """Send `sig` to every process of `proc`'s session (its process group)."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.slow
 LONG_RUNNING = {
     "make serve": f"http://127.0.0.1:{SERVICE.port}{SERVICE.paths['ready']}",
     "make mlflow-ui": "http://127.0.0.1:5000",
+    "make dagster-ui": "http://127.0.0.1:3000/server_info",
 }
 # Targets that need a Docker engine, which this machine has not: checked with `make -n`.
 NEEDS_DOCKER = {"docker-build", "docker-run"}
