@@ -9,8 +9,8 @@ it is missing, hand it the server's folder and start the server as that user; ru
 anyone else, the server runs as the caller.
 
 The binaries come from Debian's packages (`postgresql`, `prometheus`,
-`prometheus-alertmanager`, `prometheus-pushgateway`); a missing one raises MissingToolError, which names the package.
-MLflow comes from PyPI, see mlflow_server.
+`prometheus-alertmanager`, `prometheus-pushgateway`); a missing one raises
+MissingToolError, which names the package. MLflow comes from PyPI, see mlflow_server.
 """
 
 from __future__ import annotations
@@ -123,12 +123,12 @@ def _give(*paths: Path) -> None:
 def _serving(
     cmd: Sequence[str], folder: Path, env: Mapping[str, str], ready_url: str
 ) -> Iterator[None]:
-    """serve() the command as the servers' user, in a session of its own (setsid execs it,
-    so the process is still the server) and, once serve() has stopped the server, stop
-    what the server left behind in its process group: its folder is removed next."""
+    """serve() the command as the servers' user (serve() gives it a session of its own)
+    and, once serve() has stopped the server, stop what the server left behind in its
+    process group: its folder is removed next."""
     group = None
     try:
-        with serve(["setsid", *as_server_user(cmd)], folder, env, ready_url) as proc:
+        with serve(as_server_user(cmd), folder, env, ready_url) as proc:
             group = proc.pid
             yield
     finally:

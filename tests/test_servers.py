@@ -1,7 +1,8 @@
 """The real servers the operate stage is tested against (copier_mlops.servers) work:
 PostgreSQL takes a password login, an MLflow server on it tracks and registers models,
 Prometheus scrapes, evaluates a rule file and sends the alert through Alertmanager to a
-webhook, the Pushgateway holds what a batch job pushed. Each listens on 127.0.0.1 only, as a user other than root.
+webhook, the Pushgateway holds what a batch job pushed. Each listens on 127.0.0.1 only,
+as a user other than root.
 
 A missing binary skips, unless COPIER_MLOPS_REQUIRE_EVERY_PYTHON is set (`.ci/run`
 sets it after installing them): then it fails.
@@ -10,7 +11,6 @@ sets it after installing them): then it fails.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import subprocess
 import threading
@@ -28,19 +28,9 @@ from copier_mlops import servers
 from copier_mlops.processes import free_port, run
 
 from helpers.generated_project import GeneratedProject
-from helpers.python_versions import REQUIRE_ENV
+from helpers.tools import need
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("servers")]
-
-
-def _need(find: Callable[[], str]) -> str:
-    """What `find` finds; skips the test, or fails it under .ci/run, when it is missing."""
-    try:
-        return find()
-    except servers.MissingToolError as missing:
-        if os.environ.get(REQUIRE_ENV):
-            pytest.fail(f"{missing} (.ci/run installs it)")
-        pytest.skip(f"{missing} ({REQUIRE_ENV} makes this fail)")
 
 
 def _listeners(port: int) -> set[tuple[str, int]]:
@@ -70,7 +60,7 @@ def _psql(url: str, sql: str, check: bool = True) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    _need(lambda: servers.postgresql_tool("pg_ctl"))
+    need(lambda: servers.postgresql_tool("pg_ctl"))
     with servers.postgresql() as url:
         yield url
 
@@ -210,9 +200,9 @@ def _get(url: str, **params: str) -> Any:
 
 
 def test_prometheus_alert_reaches_a_webhook_through_alertmanager() -> None:
-    _need(lambda: servers.debian_tool("prometheus", "prometheus"))
-    _need(lambda: servers.debian_tool("prometheus-alertmanager", "prometheus-alertmanager"))
-    amtool = _need(lambda: servers.debian_tool("amtool", "prometheus-alertmanager"))
+    need(lambda: servers.debian_tool("prometheus", "prometheus"))
+    need(lambda: servers.debian_tool("prometheus-alertmanager", "prometheus-alertmanager"))
+    amtool = need(lambda: servers.debian_tool("amtool", "prometheus-alertmanager"))
     prometheus_port = free_port()
     with ExitStack() as stack:
         webhook, received = stack.enter_context(_webhook())
@@ -251,7 +241,7 @@ def test_prometheus_alert_reaches_a_webhook_through_alertmanager() -> None:
 
 
 def test_pushgateway_holds_what_a_job_pushed() -> None:
-    _need(lambda: servers.debian_tool("prometheus-pushgateway", "prometheus-pushgateway"))
+    need(lambda: servers.debian_tool("prometheus-pushgateway", "prometheus-pushgateway"))
     pushed = "# TYPE servers_test_value gauge\nservers_test_value 42\n"
     with servers.pushgateway() as pushgateway:
         _assert_loopback_and_not_root(pushgateway)

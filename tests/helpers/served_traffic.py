@@ -3,9 +3,10 @@
 The service runs with the project's own command and logs to a file of the caller's; the
 traffic is the project's `make sample-traffic`, first drawn like the training data, then
 moved away from it (SHIFT=2), each with its labels (LABELS=1: a table's records' true
-targets, a forecast's actuals), and each is judged by its `make monitor`. Traffic like the training data must not have drifted and
-the model must pass its gate on it; moved traffic must have drifted, every feature with
-it, and the model's performance on it must have degraded.
+targets, a forecast's actuals), and each is judged by its `make monitor`. Traffic like
+the training data must not have drifted and the model must pass its gate on it; moved
+traffic must have drifted, every feature with it, and the model's performance on it
+must have degraded.
 Given a Pushgateway, the job pushes each verdict's metrics there too, and the
 Pushgateway's own /metrics must show them.
 """
