@@ -36,9 +36,10 @@ LONG_RUNNING = {
     "make serve": f"http://127.0.0.1:{SERVICE.port}{SERVICE.paths['ready']}",
     "make mlflow-ui": "http://127.0.0.1:5000",
     "make dagster-ui": "http://127.0.0.1:3000/server_info",
+    "make retrain-webhook": "http://127.0.0.1:9095/health",
 }
 # Targets that need a Docker engine, which this machine has not: checked with `make -n`.
-NEEDS_DOCKER = {"docker-build", "docker-run"}
+NEEDS_DOCKER = {"docker-build", "docker-run", "up", "down"}
 # Targets that check or send traffic to a running service (the local one by default): run
 # while the step that starts it keeps running, as the README says.
 NEEDS_SERVICE = {"smoke-test": "make serve", "sample-traffic": "make serve"}
