@@ -104,7 +104,7 @@ LOG_WRITER = textwrap.dedent(
     from pathlib import Path
     from PACKAGE.config import get_settings
     from PACKAGE.monitoring.traffic import sample_records
-    from PACKAGE.prediction_log import PredictionLog
+    from PACKAGE.prediction_log import PredictionLog, request_id
     from PACKAGE.predictor import load_predictor
     from PACKAGE.request import model_input, request_limit
     from PACKAGE.serving.schemas import PredictionRequest
@@ -119,7 +119,8 @@ LOG_WRITER = textwrap.dedent(
         body = json.dumps({"records": records[start : start + per_request]}).encode()
         wanted = model_input(PredictionRequest.model_validate_json(body), limit)
         response = predictor.predict(wanted).response(predictor.version)
-        log.append(body, response.model_dump_json().encode())
+        # Each line under a new request id, as the service logs a request without one.
+        log.append(body, response.model_dump_json().encode(), request_id(None))
     log.close()
     """
 )
