@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from copier_mlops.ladder import STAGES, TEAM_SIZES
+from copier_mlops.ladder import LADDER, STAGES, TEAM_SIZES
 from copier_mlops.processes import GIT_ENV, clean_env, run, serve
 from copier_mlops.service import SERVICE
 
@@ -36,7 +36,7 @@ LONG_RUNNING = {
     "make serve": f"http://127.0.0.1:{SERVICE.port}{SERVICE.paths['ready']}",
     "make mlflow-ui": "http://127.0.0.1:5000",
     "make dagster-ui": "http://127.0.0.1:3000/server_info",
-    "make retrain-webhook": "http://127.0.0.1:9095/health",
+    "make retrain-webhook": f"http://127.0.0.1:{LADDER.components['retraining_webhook']['port']}/health",
 }
 # Targets that need a Docker engine, which this machine has not: checked with `make -n`.
 NEEDS_DOCKER = {"docker-build", "docker-run", "up", "down"}

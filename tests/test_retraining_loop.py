@@ -23,7 +23,7 @@ import httpx
 import pytest
 import yaml
 
-from copier_mlops.ladder import stages_with
+from copier_mlops.ladder import LADDER, stages_with
 from copier_mlops.processes import free_port, serve
 from copier_mlops.servers import (
     alertmanager,
@@ -76,7 +76,7 @@ def _alertmanager_config(project: GeneratedProject, webhook: str) -> str:
     config = yaml.safe_load((project.path / ALERTMANAGER).read_text(encoding="utf-8"))
     (retrain,) = [receiver for receiver in config["receivers"] if receiver["name"] == "retrain"]
     (hook,) = retrain["webhook_configs"]
-    assert hook["url"].endswith(":9095/alerts"), hook
+    assert hook["url"].endswith(f":{LADDER.components['retraining_webhook']['port']}/alerts"), hook
     hook["url"] = f"{webhook}/alerts"
     return yaml.safe_dump(config)
 
