@@ -1,0 +1,283 @@
+"""The cookiecutter export generates, byte for byte, the projects Copier generates.
+
+The template is exported once per session from the working-tree snapshot Copier renders
+(conftest's `template_snapshot`), with the snapshot's path as the source the projects
+record, so both engines write the same .copier-answers.yml. A sample of answers that
+gives every choice of every choice question (read from copier.yml) is rendered by both,
+and the trees must hold the same files and folders, contents and executable bits.
+The comparison leaves out only each engine's own record of the answers, and of those
+only cruft writes one into the project: `.cruft.json`. Cookiecutter keeps its replay
+file outside the project, and .copier-answers.yml is part of the template, so it is
+compared like any other file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import copier
+import cruft
+import pathspec
+import pytest
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
+
+from copier_mlops import ROOT
+from copier_mlops.config import choice_values, load_copier_config
+from copier_mlops.cookiecutter_export import export
+from copier_mlops.processes import GIT_ENV, clean_env, run
+
+CONFIG = load_copier_config()
+ASKED = {
+    name: question
+    for name, question in CONFIG.items()
+    if isinstance(question, dict) and not name.startswith("_") and question.get("when") is not False
+}
+CHOICES = {name: choice_values(q) for name, q in ASKED.items() if "choices" in q}
+VALIDATED = [name for name, question in ASKED.items() if "validator" in question]
+
+# Free-text answers unlike the defaults, with characters YAML and TOML quote.
+FREE_TEXT = {
+    "project_name": "Weather Nowcast 2",
+    "description": "Predicts tomorrow's rain & wind, <for> the region's farms",
+    "author_name": "Ada O'Lovelace",
+    "author_email": "ada.o@example.org",
+    "github_owner": "acme-data",
+    "code_owners": "@acme-data/ml @bob",
+}
+
+
+def _sample() -> list[dict[str, str]]:
+    """Answers that together give every choice of every choice question: row i takes each
+    question's choice i, shifted by the question's place so the rows mix differently;
+    then the largest project (the last stage and team size) with other free text."""
+    rows = []
+    for i in range(max(len(values) for values in CHOICES.values())):
+        rows.append(
+            {q: values[(i + k) % len(values)] for k, (q, values) in enumerate(CHOICES.items())}
+        )
+    rows.append({q: values[-1] for q, values in CHOICES.items()} | FREE_TEXT)
+    return rows
+
+
+SAMPLE = _sample()
+
+
+def _id(answers: dict[str, str]) -> str:
+    return "-".join(answers[q] for q in CHOICES)
+
+
+def _tree(root: Path, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every folder and file under `root`: a file's bytes and executable bits."""
+    tree: dict[str, Any] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if rel in leave_out:
+            continue
+        tree[rel] = "folder" if path.is_dir() else (path.read_bytes(), path.stat().st_mode & 0o111)
+    return tree
+
+
+def _assert_same_tree(copier_tree: dict[str, Any], other_tree: dict[str, Any]) -> None:
+    only_copier = sorted(set(copier_tree) - set(other_tree))
+    only_other = sorted(set(other_tree) - set(copier_tree))
+    assert not only_copier and not only_other, (
+        f"only in Copier's: {only_copier}; only in the export's: {only_other}"
+    )
+    for rel, entry in copier_tree.items():
+        if entry == other_tree[rel]:
+            continue
+        if entry == "folder" or other_tree[rel] == "folder":
+            raise AssertionError(f"{rel}: a folder in one tree, a file in the other")
+        (theirs, their_mode), (ours, our_mode) = entry, other_tree[rel]
+        assert their_mode == our_mode, f"{rel}: executable bits {their_mode:o} != {our_mode:o}"
+        diff = difflib.unified_diff(
+            theirs.decode(errors="replace").splitlines(),
+            ours.decode(errors="replace").splitlines(),
+            "copier",
+            "cookiecutter",
+            lineterm="",
+        )
+        raise AssertionError(f"{rel} differs:\n" + "\n".join(list(diff)[:40]))
+
+
+def _copier(snapshot: Path, dst: Path, answers: dict[str, str], quiet: bool = True) -> None:
+    copier.run_copy(
+        str(snapshot), dst, data=answers, defaults=True, unsafe=False, quiet=quiet, vcs_ref="HEAD"
+    )
+
+
+def _cookiecutter(template: Path, output_dir: Path, answers: dict[str, str]) -> Path:
+    """Generate with cookiecutter as a user does, its replay kept out of $HOME."""
+    return Path(
+        cookiecutter(
+            str(template),
+            no_input=True,
+            extra_context=answers,
+            output_dir=str(output_dir),
+            default_config={
+                "replay_dir": str(output_dir.parent / "cookiecutter-replay"),
+                "cookiecutters_dir": str(output_dir.parent / "cookiecutters"),
+            },
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def exported(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The export of the snapshot, the snapshot's path recorded as the template's source
+    (as Copier records the path it renders from)."""
+    return export(
+        tmp_path_factory.mktemp("export") / "template",
+        root=template_snapshot,
+        src_path=str(template_snapshot),
+    )
+
+
+def test_sample_covers_every_choice() -> None:
+    for question, values in CHOICES.items():
+        assert {row[question] for row in SAMPLE} == set(values), question
+    assert {"ci_provider", "primary_user", "maturity_stage", "license"} <= set(CHOICES)
+
+
+@pytest.mark.parametrize("answers", SAMPLE, ids=_id)
+def test_both_engines_generate_the_same_project(
+    exported: Path,
+    template_snapshot: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    answers: dict[str, str],
+) -> None:
+    """Same files, folders, bytes and executable bits; the message after generating is
+    Copier's, from the same copier.yml."""
+    generated = _cookiecutter(exported, tmp_path / "cookiecutter", answers)
+    cookiecutter_message = capfd.readouterr().err.replace(str(generated), "DST")
+    assert cookiecutter_message.strip(), "the post-generation hook printed no message"
+    copier_dst = tmp_path / "copier" / generated.name
+    _copier(template_snapshot, copier_dst, answers, quiet=False)
+    copier_output = capfd.readouterr().err.replace(str(copier_dst), "DST")
+    _assert_same_tree(_tree(copier_dst), _tree(generated))
+    assert cookiecutter_message.strip() in copier_output
+
+
+def test_cruft_creates_the_same_project(
+    exported: Path, template_snapshot: Path, tmp_path: Path
+) -> None:
+    """`cruft create` from the export, as a git repository, gives Copier's project plus
+    .cruft.json, and `cruft check` finds it up to date."""
+    repo = tmp_path / "export-repo"
+    shutil.copytree(exported, repo)
+    env = {**clean_env(), **GIT_ENV}
+    run(["git", "init", "-q", "-b", "main"], repo, env=env)
+    run(["git", "add", "-A"], repo, env=env)
+    run(["git", "commit", "-q", "--no-verify", "-m", "Export"], repo, env=env)
+    answers = SAMPLE[-1]
+    generated = cruft.create(
+        str(repo), output_dir=tmp_path / "cruft", no_input=True, extra_context=answers
+    )
+    copier_dst = tmp_path / "copier" / generated.name
+    _copier(template_snapshot, copier_dst, answers)
+    _assert_same_tree(_tree(copier_dst), _tree(generated, frozenset({".cruft.json"})))
+    assert cruft.check(generated)
+
+
+def _refusal_by_copier(snapshot: Path, dst: Path, question: str, answer: str) -> str | None:
+    try:
+        _copier(snapshot, dst, {question: answer})
+    except ValueError as error:
+        return str(error)
+    shutil.rmtree(dst)
+    return None
+
+
+@pytest.mark.parametrize("question", VALIDATED)
+def test_a_bad_answer_is_refused_with_copiers_reason(
+    exported: Path,
+    template_snapshot: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    question: str,
+) -> None:
+    """The first of a few bad answers Copier refuses for the question is refused by the
+    pre-generation hook, with Copier's one-line reason, and nothing is generated."""
+    for answer in ["json", "", "-"]:
+        reason = _refusal_by_copier(template_snapshot, tmp_path / "copier", question, answer)
+        if reason:
+            break
+    else:
+        pytest.fail(f"Copier accepts every bad answer tried for {question}")
+    capfd.readouterr()
+    with pytest.raises(FailedHookException):
+        _cookiecutter(exported, tmp_path / "cookiecutter", {question: answer})
+    assert capfd.readouterr().err.strip() == reason
+    assert not list((tmp_path / "cookiecutter").glob("*")), "a refused project was left"
+
+
+def _post_gen_hook() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("post_gen", ROOT / "hooks/post_gen_project.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Patterns beyond those components.yml uses today, for each rule of gitignore's syntax.
+SYNTHETIC_PATTERNS = [
+    "*.py",
+    "!src/*/train.py",
+    "docs/",
+    "**/records.py",
+    "tests/**",
+    "src/**/app.py",
+    "a?c.md",
+    "[RC]*.md",
+    "[!R]*.md",
+    "/README.md",
+    "README.md  ",
+    "# a comment",
+    "\\#not-a-comment",
+    "",
+]
+
+
+def test_the_hooks_gitignore_matching_is_copiers() -> None:
+    """The post-generation hook's own gitignore matching (standard library only) agrees
+    with pathspec's, which Copier uses, on every path of the template's tree for every
+    pattern components.yml uses and one for each rule of the syntax, alone and together."""
+    hook = _post_gen_hook()
+    components = CONFIG["ladder"]["default"]["components"].values()
+    patterns = sorted({p for c in components for p in c.get("paths", [])}) + SYNTHETIC_PATTERNS
+    paths = set()
+    for path in (ROOT / "template").rglob("*"):
+        rel = path.relative_to(ROOT / "template").with_suffix(
+            "" if path.suffix == ".jinja" else path.suffix
+        )
+        parts = [("pkg" if part == "{{package_name}}" else part) for part in rel.parts]
+        paths |= {"/".join(parts[: i + 1]) for i in range(len(parts))}
+    paths |= {"a/b/records.py", "abc.md", "Rx.md", "x/README.md", "#not-a-comment"}
+    for lines in [[p] for p in patterns] + [patterns]:
+        spec = pathspec.PathSpec.from_lines("gitignore", lines)
+        ours = hook.matcher(lines)
+        wrong = sorted(p for p in paths if ours(p) != spec.match_file(p))
+        assert not wrong, f"{lines}: the hook and pathspec disagree on {wrong[:10]}"
+
+
+def test_the_export_is_complete(exported: Path) -> None:
+    """What cookiecutter needs: the questions in copier.yml's order with their choices,
+    the default first; the extensions Copier's environment has; the hooks."""
+    data = json.loads((exported / "cookiecutter.json").read_text(encoding="utf-8"))
+    assert [k for k in data if k in ASKED] == list(ASKED)
+    for name, values in CHOICES.items():
+        assert data[name][0] == str(ASKED[name]["default"])
+        assert sorted(data[name]) == sorted(values)
+    assert "jinja2_ansible_filters.AnsibleCoreFiltersExtension" in data["_extensions"]
+    assert {p.name for p in (exported / "hooks").iterdir()} == {
+        "pre_gen_project.py",
+        "post_gen_project.py",
+    }
