@@ -25,6 +25,7 @@ import copier
 import cruft
 import pathspec
 import pytest
+import yaml
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
@@ -281,3 +282,53 @@ def test_the_export_is_complete(exported: Path) -> None:
         "pre_gen_project.py",
         "post_gen_project.py",
     }
+
+
+def _commit_all(repo: Path, message: str) -> None:
+    env = {**clean_env(), **GIT_ENV}
+    if not (repo / ".git").exists():
+        run(["git", "init", "-q", "-b", "main"], repo, env=env)
+    run(["git", "add", "-A"], repo, env=env)
+    run(["git", "commit", "-q", "--no-verify", "-m", message], repo, env=env)
+
+
+def test_a_new_component_file_and_shared_folder_are_exported(
+    template_snapshot: Path, tmp_path: Path
+) -> None:
+    """Nothing in the export lists components, files or folders: a component added to
+    components.yml, with a file of its own that includes from a new shared folder, and
+    an executable script, come out of both engines alike, on and off."""
+    template = tmp_path / "template"
+    shutil.copytree(template_snapshot, template, ignore=shutil.ignore_patterns(".git"))
+    components = template / "components.yml"
+    data = yaml.safe_load(components.read_text(encoding="utf-8"))
+    only = CHOICES["ci_provider"][-1]
+    data["ladder"]["default"]["components"]["provider_extra"] = {
+        "stage": CONFIG["ladder"]["default"]["stages"][0],
+        "team": CONFIG["ladder"]["default"]["team_sizes"][0],
+        "only": {"ci_provider": [only]},
+        "summary": "a file only one CI provider's projects get",
+        "paths": ["/EXTRA.md"],
+    }
+    components.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    (template / "extra_shared").mkdir()
+    (template / "extra_shared" / "part.jinja").write_text(
+        "Made for {{ project_name }}.\n", encoding="utf-8"
+    )
+    (template / "template" / "EXTRA.md.jinja").write_text(
+        '# Extra\n\n{% include "extra_shared/part.jinja" %}', encoding="utf-8"
+    )
+    script = template / "template" / "run-me.sh"
+    script.write_text("#!/bin/sh\necho {{ not rendered }}\n", encoding="utf-8")
+    script.chmod(0o755)
+    _commit_all(template, "A new component")
+    exported = export(tmp_path / "export", root=template, src_path=str(template))
+    assert (exported / "templates" / "extra_shared" / "part.jinja").is_file()
+    for provider in CHOICES["ci_provider"]:
+        answers = {"ci_provider": provider}
+        generated = _cookiecutter(exported, tmp_path / f"cookiecutter-{provider}", answers)
+        copier_dst = tmp_path / f"copier-{provider}" / generated.name
+        _copier(template, copier_dst, answers)
+        _assert_same_tree(_tree(copier_dst), _tree(generated))
+        assert (generated / "EXTRA.md").exists() == (provider == only)
+        assert (generated / "run-me.sh").stat().st_mode & 0o111
