@@ -75,11 +75,12 @@ def _id(answers: dict[str, str]) -> str:
 
 
 def _tree(root: Path, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """Every folder and file under `root`: a file's bytes and executable bits."""
+    """Every folder and file under `root` but those `leave_out` names (and what is in
+    them): a file's bytes and executable bits."""
     tree: dict[str, Any] = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if rel in leave_out:
+        if any(rel == name or rel.startswith(f"{name}/") for name in leave_out):
             continue
         tree[rel] = "folder" if path.is_dir() else (path.read_bytes(), path.stat().st_mode & 0o111)
     return tree
@@ -332,3 +333,27 @@ def test_a_new_component_file_and_shared_folder_are_exported(
         _assert_same_tree(_tree(copier_dst), _tree(generated))
         assert (generated / "EXTRA.md").exists() == (provider == only)
         assert (generated / "run-me.sh").stat().st_mode & 0o111
+
+
+def test_copier_update_moves_a_cookiecutter_project_up_a_stage(
+    exported: Path, template_snapshot: Path, tmp_path: Path
+) -> None:
+    """The .copier-answers.yml a cookiecutter project gets is enough for `copier update`,
+    which the project's README gives for moving up a stage: from the first stage to the
+    next, an untouched project becomes what Copier generates for the next stage."""
+    stages = CONFIG["ladder"]["default"]["stages"]
+    generated = _cookiecutter(exported, tmp_path / "cookiecutter", {"maturity_stage": stages[0]})
+    _commit_all(generated, "Generate with cookiecutter")
+    copier.run_update(
+        generated,
+        data={"maturity_stage": stages[1]},
+        defaults=True,
+        overwrite=True,
+        unsafe=False,
+        quiet=True,
+        skip_answered=True,
+        vcs_ref="HEAD",
+    )
+    copier_dst = tmp_path / "copier" / generated.name
+    _copier(template_snapshot, copier_dst, {"maturity_stage": stages[1]})
+    _assert_same_tree(_tree(copier_dst), _tree(generated, frozenset({".git"})))
