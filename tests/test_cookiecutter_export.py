@@ -131,6 +131,14 @@ def _cookiecutter(template: Path, output_dir: Path, answers: dict[str, str]) -> 
     )
 
 
+def _commit_all(repo: Path, message: str) -> None:
+    env = {**clean_env(), **GIT_ENV}
+    if not (repo / ".git").exists():
+        run(["git", "init", "-q", "-b", "main"], repo, env=env)
+    run(["git", "add", "-A"], repo, env=env)
+    run(["git", "commit", "-q", "--no-verify", "-m", message], repo, env=env)
+
+
 @pytest.fixture(scope="session")
 def exported(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The export of the snapshot, the snapshot's path recorded as the template's source
@@ -168,25 +176,48 @@ def test_both_engines_generate_the_same_project(
     assert cookiecutter_message.strip() in copier_output
 
 
-def test_cruft_creates_the_same_project(
-    exported: Path, template_snapshot: Path, tmp_path: Path
-) -> None:
-    """`cruft create` from the export, as a git repository, gives Copier's project plus
-    .cruft.json, and `cruft check` finds it up to date."""
-    repo = tmp_path / "export-repo"
+@pytest.fixture(scope="session")
+def exported_repo(exported: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The export committed to a git repository, as cruft needs it."""
+    repo = tmp_path_factory.mktemp("export-repo") / "template"
     shutil.copytree(exported, repo)
-    env = {**clean_env(), **GIT_ENV}
-    run(["git", "init", "-q", "-b", "main"], repo, env=env)
-    run(["git", "add", "-A"], repo, env=env)
-    run(["git", "commit", "-q", "--no-verify", "-m", "Export"], repo, env=env)
+    _commit_all(repo, "Export")
+    return repo
+
+
+def test_cruft_creates_the_same_project(
+    exported_repo: Path, template_snapshot: Path, tmp_path: Path
+) -> None:
+    """`cruft create` from the export gives Copier's project plus .cruft.json, and
+    `cruft check` finds it up to date."""
     answers = SAMPLE[-1]
     generated = cruft.create(
-        str(repo), output_dir=tmp_path / "cruft", no_input=True, extra_context=answers
+        str(exported_repo), output_dir=tmp_path / "cruft", no_input=True, extra_context=answers
     )
     copier_dst = tmp_path / "copier" / generated.name
     _copier(template_snapshot, copier_dst, answers)
     _assert_same_tree(_tree(copier_dst), _tree(generated, frozenset({".cruft.json"})))
     assert cruft.check(generated)
+
+
+def test_cruft_update_moves_a_project_up_a_stage(
+    exported_repo: Path, template_snapshot: Path, tmp_path: Path
+) -> None:
+    """`cruft update` with the next stage as the new answer makes an untouched project
+    what Copier generates for that stage (cruft's way to move up, where the generated
+    README gives Copier's)."""
+    stages = CONFIG["ladder"]["default"]["stages"]
+    generated = cruft.create(
+        str(exported_repo),
+        output_dir=tmp_path / "cruft",
+        no_input=True,
+        extra_context={"maturity_stage": stages[0]},
+    )
+    _commit_all(generated, "Generate with cruft")
+    assert cruft.update(generated, extra_context={"maturity_stage": stages[1]})
+    copier_dst = tmp_path / "copier" / generated.name
+    _copier(template_snapshot, copier_dst, {"maturity_stage": stages[1]})
+    _assert_same_tree(_tree(copier_dst), _tree(generated, frozenset({".cruft.json", ".git"})))
 
 
 def _refusal_by_copier(snapshot: Path, dst: Path, question: str, answer: str) -> str | None:
@@ -283,14 +314,6 @@ def test_the_export_is_complete(exported: Path) -> None:
         "pre_gen_project.py",
         "post_gen_project.py",
     }
-
-
-def _commit_all(repo: Path, message: str) -> None:
-    env = {**clean_env(), **GIT_ENV}
-    if not (repo / ".git").exists():
-        run(["git", "init", "-q", "-b", "main"], repo, env=env)
-    run(["git", "add", "-A"], repo, env=env)
-    run(["git", "commit", "-q", "--no-verify", "-m", message], repo, env=env)
 
 
 def test_a_new_component_file_and_shared_folder_are_exported(
