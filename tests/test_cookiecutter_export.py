@@ -16,7 +16,9 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import json
+import shlex
 import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,6 +36,8 @@ from copier_mlops.config import choice_values, load_copier_config
 from copier_mlops.cookiecutter_export import export
 from copier_mlops.processes import GIT_ENV, clean_env, run
 
+from helpers.template_repo import clone, only_command, run_documented
+
 CONFIG = load_copier_config()
 ASKED = {
     name: question
@@ -42,6 +46,7 @@ ASKED = {
 }
 CHOICES = {name: choice_values(q) for name, q in ASKED.items() if "choices" in q}
 VALIDATED = [name for name, question in ASKED.items() if "validator" in question]
+README_SECTION = "Use it with cookiecutter or cruft"
 
 # Free-text answers unlike the defaults, with characters YAML and TOML quote.
 FREE_TEXT = {
@@ -380,3 +385,23 @@ def test_copier_update_moves_a_cookiecutter_project_up_a_stage(
     copier_dst = tmp_path / "copier" / generated.name
     _copier(template_snapshot, copier_dst, {"maturity_stage": stages[1]})
     _assert_same_tree(_tree(copier_dst), _tree(generated, frozenset({".git"})))
+
+
+def test_the_documented_commands_export_and_generate(
+    template_snapshot: Path, tmp_path: Path
+) -> None:
+    """The README's export command, run in a clone, and docs/cookiecutter.md's
+    `cookiecutter --no-input` command give a project with the answers given. `uv run
+    python` is this environment's Python (which has cookiecutter), as `uv run` in the
+    clone would make one like it; the `pip install`s are what this environment has."""
+    clone_dir = clone(template_snapshot, tmp_path / "copier-mlops")
+    command = only_command(ROOT / "README.md", README_SECTION, "cookiecutter_export")
+    run_documented(command.replace("uv run python", shlex.quote(sys.executable)), clone_dir)
+    generate = only_command(ROOT / "docs/cookiecutter.md", "Generate a project", "--no-input")
+    bin_dir = Path(sys.executable).parent
+    run_documented(f"PATH={shlex.quote(str(bin_dir))}:$PATH {generate}", clone_dir)
+    (answers_file,) = clone_dir.glob("*/.copier-answers.yml")
+    answers = yaml.safe_load(answers_file.read_text(encoding="utf-8"))
+    for pair in generate.split()[-2:]:
+        question, answer = pair.split("=")
+        assert answers[question] == answer
