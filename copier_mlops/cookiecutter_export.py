@@ -359,15 +359,15 @@ def _raw(source: Path) -> str:
 
 def _write_hooks(dest: Path, hooks: Path, context: _Context) -> None:
     dest.mkdir(parents=True)
+    # Every question's answer is checked, asked or not: Copier checks every answer it is
+    # given, also one to a question its `when` skips.
     reasons = "{% set _reasons = [] %}"
-    for name, question, when in context.asked:
-        if "validator" not in question:
-            continue
-        check = (
-            f"{{% set _reason %}}{question['validator']}{{% endset %}}"
-            f'{{% set _ = _reasons.append(["{name}", _reason]) %}}'
-        )
-        reasons += check if when is None else _when(when, check)
+    for name, question, _when_template in context.asked:
+        if "validator" in question:
+            reasons += (
+                f"{{% set _reason %}}{question['validator']}{{% endset %}}"
+                f'{{% set _ = _reasons.append(["{name}", _reason]) %}}'
+            )
     (dest / "pre_gen_project.py").write_text(
         _raw(hooks / "pre_gen_project.py")
         + context.preamble

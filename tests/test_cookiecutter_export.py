@@ -30,6 +30,7 @@ import pytest
 import yaml
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
+from jinja2.sandbox import SandboxedEnvironment
 
 from copier_mlops import ROOT
 from copier_mlops.config import choice_values, load_copier_config
@@ -225,34 +226,62 @@ def test_cruft_update_moves_a_project_up_a_stage(
     _assert_same_tree(_tree(copier_dst), _tree(generated, frozenset({".cruft.json", ".git"})))
 
 
-def _refusal_by_copier(snapshot: Path, dst: Path, question: str, answer: str) -> str | None:
+def _refusal_by_copier(snapshot: Path, dst: Path, answers: dict[str, str]) -> str | None:
     try:
-        _copier(snapshot, dst, {question: answer})
+        _copier(snapshot, dst, answers)
     except ValueError as error:
         return str(error)
     shutil.rmtree(dst)
     return None
 
 
-@pytest.mark.parametrize("question", VALIDATED)
+def _skipping(question: str) -> dict[str, str] | None:
+    """A choice, the others left at their defaults, for which Copier does not ask
+    `question` (its `when` renders false); None for a question always asked."""
+    when = ASKED[question].get("when")
+    if not isinstance(when, str):
+        return None
+    env = SandboxedEnvironment(extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
+    defaults = {name: str(q["default"]) for name, q in ASKED.items()}
+    for choice, values in CHOICES.items():
+        for value in values:
+            if not yaml.safe_load(env.from_string(when).render(defaults | {choice: value})):
+                return {choice: value}
+    return None
+
+
+REFUSAL_CASES = [(q, {}) for q in VALIDATED] + [
+    (q, skipping) for q in VALIDATED if (skipping := _skipping(q)) is not None
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "others"),
+    REFUSAL_CASES,
+    ids=[f"{q}-{'-'.join(o.values()) or 'asked'}" for q, o in REFUSAL_CASES],
+)
 def test_a_bad_answer_is_refused_with_copiers_reason(
     exported: Path,
     template_snapshot: Path,
     tmp_path: Path,
     capfd: pytest.CaptureFixture[str],
     question: str,
+    others: dict[str, str],
 ) -> None:
     """The first of a few bad answers Copier refuses for the question is refused by the
-    pre-generation hook, with Copier's one-line reason, and nothing is generated."""
+    pre-generation hook, with Copier's one-line reason, and nothing is generated; also
+    for a question Copier does not ask for the other answers, whose answer it checks
+    when one is given."""
     for answer in ["json", "", "-"]:
-        reason = _refusal_by_copier(template_snapshot, tmp_path / "copier", question, answer)
+        answers = others | {question: answer}
+        reason = _refusal_by_copier(template_snapshot, tmp_path / "copier", answers)
         if reason:
             break
     else:
         pytest.fail(f"Copier accepts every bad answer tried for {question}")
     capfd.readouterr()
     with pytest.raises(FailedHookException):
-        _cookiecutter(exported, tmp_path / "cookiecutter", {question: answer})
+        _cookiecutter(exported, tmp_path / "cookiecutter", answers)
     assert capfd.readouterr().err.strip() == reason
     assert not list((tmp_path / "cookiecutter").glob("*")), "a refused project was left"
 
