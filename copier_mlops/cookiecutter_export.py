@@ -53,6 +53,24 @@ LOCAL_EXTENSION = "copier_environment"
 LOCAL_EXTENSIONS = [f"{LOCAL_EXTENSION}.CopierUndefined"]
 #: How a derived value's rendered text becomes the value, by copier.yml `type`.
 _CASTS = {"str": "", "yaml": " | from_yaml", "json": " | from_json", "int": " | int"}
+#: The answer types asked as text, with how a file's preamble turns cookiecutter's answer
+#: (a string) into Copier's; a `bool` is asked as cookiecutter's yes or no.
+_ASKED_TYPES = {"str": "", "int": " | int", "float": " | float"}
+#: copier.yml settings the export reproduces (or, for updates, leaves to the tool that
+#: updates); any other setting stops the export rather than be silently ignored.
+_SETTINGS = {
+    "_answers_file",
+    "_envops",
+    "_exclude",
+    "_jinja_extensions",
+    "_message_after_copy",
+    "_message_after_update",
+    "_message_before_update",
+    "_min_copier_version",
+    "_skip_if_exists",
+    "_subdirectory",
+    "_templates_suffix",
+}
 #: What Copier's cast_to_bool reads as false in a rendered `when`.
 _FALSE_WORDS = ["", "0", "n", "no", "f", "false", "off", "~", "null", "none"]
 _INCLUDE = re.compile(r"""\{%-?\s*(?:include|import|from|extends)\s+["']([^"'/]+)/""")
@@ -69,6 +87,7 @@ class Source:
     Copier records it (`_commit`, `_src_path`), and the ref `copier update` follows."""
 
     commit: str | None
+    commit_hash: str | None
     src_path: str
     vcs_ref: str | None
 
@@ -84,10 +103,15 @@ class Source:
             return done.stdout.strip() if done.returncode == 0 else None
 
         if git("rev-parse", "--is-inside-work-tree") != "true":
-            return cls(None, src_path or str(root.resolve()), None)
+            return cls(None, None, src_path or str(root.resolve()), None)
         url = src_path or git("remote", "get-url", "origin") or str(root.resolve())
         at_tag = git("describe", "--tags", "--exact-match") is not None
-        return cls(git("describe", "--tags", "--always"), url, None if at_tag else "HEAD")
+        return cls(
+            git("describe", "--tags", "--always"),
+            git("rev-parse", "HEAD"),
+            url,
+            None if at_tag else "HEAD",
+        )
 
 
 def _files(root: Path) -> list[PurePosixPath]:
@@ -175,8 +199,16 @@ class _Context:
             if kind == "str":
                 self.path_names[name] = f"__{name}"
             return
-        if kind != "str" or question.get("secret") or question.get("multiselect"):
-            raise ExportError(f"{name}: only single-answer str questions are exported")
+        if kind == "bool" and isinstance(default, bool) and "choices" not in question:
+            # Cookiecutter asks yes or no for a boolean and answers True or False.
+            self.json[name] = default
+            self.prompts[name] = _help(question, data, name)
+            self.bindings.append(f"{{% set {name} = cookiecutter.{name} %}}")
+            self.asked.append((name, question, when if isinstance(when, str) else None))
+            return
+        if kind not in _ASKED_TYPES or question.get("secret") or question.get("multiselect"):
+            raise ExportError(f"{name}: a {kind} question of this kind is not exported")
+        cast = _ASKED_TYPES[kind]
         help_text = _help(question, data, name)
         if "choices" in question:
             values = choice_values(question)
@@ -194,8 +226,9 @@ class _Context:
             text = str(default)
             self.json[name] = self.preamble + text if "{" in text else text
             self.prompts[name] = help_text
-        self.bindings.append(f"{{% set {name} = cookiecutter.{name} %}}")
-        self.path_names[name] = name
+        self.bindings.append(f"{{% set {name} = cookiecutter.{name}{cast} %}}")
+        if kind == "str":
+            self.path_names[name] = name
         self.asked.append((name, question, when if isinstance(when, str) else None))
 
     def _add_copier_names(self, config: Mapping[str, Any], source: Source) -> None:
@@ -207,12 +240,14 @@ class _Context:
             "answers_file": str(config.get("_answers_file", ".copier-answers.yml")),
             "src_path": source.src_path,
             "vcs_ref": source.vcs_ref,
+            "vcs_ref_hash": source.commit_hash,
         }
         project_dir = f"cookiecutter.{self.path_names[PROJECT_DIR_ANSWER]}"
         self.bindings.append(
             "{% set _copier_conf = dict(cookiecutter._copier_conf, dst_path="
             f'(cookiecutter._output_dir | default(".")) ~ "/" ~ {project_dir}) %}}'
         )
+        self.bindings.append(f"{{% set _folder_name = {project_dir} %}}")
         recorded = {"_commit": source.commit, "_src_path": source.src_path}
         self.json["_copier_source"] = {k: v for k, v in recorded.items() if v is not None}
         answers = "{% set _answers = dict(cookiecutter._copier_source) %}"
@@ -273,6 +308,9 @@ def export(dest: Path, root: Path = ROOT, src_path: str | None = None) -> Path:
     if dest.exists() and any(dest.iterdir()):
         raise ExportError(f"{dest} is not empty")
     config = load_copier_config(root)
+    unknown = sorted(k for k in config if k.startswith("_") and k not in _SETTINGS)
+    if unknown:
+        raise ExportError(f"copier.yml settings the export does not reproduce: {unknown}")
     context = _Context(config, Source.of(root, src_path))
     suffix = str(config.get("_templates_suffix", ".jinja"))
     subdirectory = PurePosixPath(str(config.get("_subdirectory", ".")))

@@ -34,7 +34,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from copier_mlops import ROOT
 from copier_mlops.config import choice_values, load_copier_config
-from copier_mlops.cookiecutter_export import export
+from copier_mlops.cookiecutter_export import ExportError, export
 from copier_mlops.processes import GIT_ENV, clean_env, run
 
 from helpers.template_repo import clone, only_command, run_documented
@@ -353,9 +353,10 @@ def test_the_export_is_complete(exported: Path) -> None:
 def test_a_new_component_file_and_shared_folder_are_exported(
     template_snapshot: Path, tmp_path: Path
 ) -> None:
-    """Nothing in the export lists components, files or folders: a component added to
-    components.yml, with a file of its own that includes from a new shared folder, and
-    an executable script, come out of both engines alike, on and off."""
+    """Nothing in the export lists components, questions, files or folders: a component
+    added to components.yml, with a file of its own that includes from a new shared
+    folder, a yes-or-no and a number question, and an executable script, come out of both
+    engines alike, the component on and off."""
     template = tmp_path / "template"
     shutil.copytree(template_snapshot, template, ignore=shutil.ignore_patterns(".git"))
     components = template / "components.yml"
@@ -376,20 +377,43 @@ def test_a_new_component_file_and_shared_folder_are_exported(
     (template / "template" / "EXTRA.md.jinja").write_text(
         '# Extra\n\n{% include "extra_shared/part.jinja" %}', encoding="utf-8"
     )
+    with (template / "copier.yml").open("a", encoding="utf-8") as copier_yml:
+        copier_yml.write(
+            "---\nextra_flag:\n  type: bool\n  help: A flag.\n  default: false\n"
+            "extra_count:\n  type: int\n  help: A count.\n  default: 3\n"
+        )
+    (template / "template" / "NUMBERS.md.jinja").write_text(
+        "{{ extra_flag }} {{ extra_count + 1 }}\n", encoding="utf-8"
+    )
     script = template / "template" / "run-me.sh"
     script.write_text("#!/bin/sh\necho {{ not rendered }}\n", encoding="utf-8")
     script.chmod(0o755)
     _commit_all(template, "A new component")
     exported = export(tmp_path / "export", root=template, src_path=str(template))
     assert (exported / "templates" / "extra_shared" / "part.jinja").is_file()
-    for provider in CHOICES["ci_provider"]:
-        answers = {"ci_provider": provider}
+    for index, provider in enumerate(CHOICES["ci_provider"]):
+        flag, count = ("true", "5") if index % 2 == 0 else ("false", "3")
+        answers = {"ci_provider": provider, "extra_flag": flag, "extra_count": count}
         generated = _cookiecutter(exported, tmp_path / f"cookiecutter-{provider}", answers)
         copier_dst = tmp_path / f"copier-{provider}" / generated.name
         _copier(template, copier_dst, answers)
         _assert_same_tree(_tree(copier_dst), _tree(generated))
         assert (generated / "EXTRA.md").exists() == (provider == only)
         assert (generated / "run-me.sh").stat().st_mode & 0o111
+        numbers = (generated / "NUMBERS.md").read_text(encoding="utf-8")
+        assert numbers == f"{flag == 'true'} {int(count) + 1}\n"
+
+
+def test_a_copier_setting_the_export_does_not_reproduce_stops_it(
+    template_snapshot: Path, tmp_path: Path
+) -> None:
+    """A setting the export has no cookiecutter equivalent for is named, not ignored."""
+    template = tmp_path / "template"
+    shutil.copytree(template_snapshot, template)
+    with (template / "copier.yml").open("a", encoding="utf-8") as copier_yml:
+        copier_yml.write("---\n_message_before_copy: Hello\n")
+    with pytest.raises(ExportError, match="_message_before_copy"):
+        export(tmp_path / "export", root=template)
 
 
 def test_copier_update_moves_a_cookiecutter_project_up_a_stage(
