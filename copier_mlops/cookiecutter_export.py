@@ -16,7 +16,9 @@ writes to DEST:
 - `templates/`: the folders those files include or import from (fragments/, problem_types/),
   where cookiecutter's loader looks after the template's own folder;
 - `hooks/`: this repository's hooks/pre_gen_project.py (copier.yml's validators, rendered
-  by cookiecutter) and hooks/post_gen_project.py (`_exclude` and `_message_after_copy`).
+  by cookiecutter) and hooks/post_gen_project.py (`_exclude` and `_message_after_copy`);
+- `copier_environment.py`: hooks/copier_environment.py, the local Jinja extension that
+  gives cookiecutter's environment Copier's handling of undefined names.
 
 Nothing here names a component, a question or a file of the template: everything is read
 from copier.yml and the template's tree. docs/cookiecutter.md explains the mapping.
