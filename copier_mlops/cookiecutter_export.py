@@ -152,6 +152,10 @@ def _help(question: Mapping[str, Any], data: Mapping[str, Any], name: str) -> st
     return env.from_string(text).render(data)
 
 
+def _is_template(text: str) -> bool:
+    return any(delimiter in text for delimiter in ("{{", "{%", "{#"))
+
+
 def _when(template: str, body: str) -> str:
     """`body`, kept only when a question's templated `when` renders true for Copier."""
     return (
@@ -172,6 +176,8 @@ class _Context:
         self.path_names: dict[str, str] = {}
         #: The questions asked, each with its `when` template (None: always asked).
         self.asked: list[tuple[str, Mapping[str, Any], str | None]] = []
+        #: cookiecutter.json's default for each question asked as text, when not a template.
+        self.literal_defaults: dict[str, str] = {}
         data = {
             name: q["default"]
             for name, q in _questions(config)
@@ -208,15 +214,27 @@ class _Context:
             self.bindings.append(f"{{% set {name} = cookiecutter.{name} %}}")
             self.asked.append((name, question, when if isinstance(when, str) else None))
             return
-        if kind not in _ASKED_TYPES or question.get("secret") or question.get("multiselect"):
-            raise ExportError(f"{name}: a {kind} question of this kind is not exported")
-        cast = _ASKED_TYPES[kind]
+        if kind in ("yaml", "json") and "choices" not in question:
+            # Asked as text, as Copier asks it, and parsed the same way.
+            default = default if isinstance(default, str) else json.dumps(default)
+            cast = _CASTS[kind]
+        elif kind in _ASKED_TYPES:
+            cast = _ASKED_TYPES[kind]
+        else:
+            raise ExportError(f"{name}: a {kind} question is not exported")
+        if question.get("secret") or question.get("multiselect"):
+            raise ExportError(f"{name}: secret and multiple-choice questions are not exported")
         help_text = _help(question, data, name)
         if "choices" in question:
             values = choice_values(question)
-            if str(default) not in values:
+            if _is_template(str(default)):
+                # Cookiecutter takes the first choice, rendered, as the default: the
+                # template, rendered to one of the choices, which the list then repeats.
+                self.json[name] = [self.preamble + str(default), *values]
+            elif str(default) in values:
+                self.json[name] = [str(default), *(v for v in values if v != str(default))]
+            else:
                 raise ExportError(f"{name}: the default {default!r} is not one of {values}")
-            self.json[name] = [str(default), *(v for v in values if v != str(default))]
             choices = question["choices"]
             labels = (
                 {str(v): str(k) for k, v in choices.items()}
@@ -226,7 +244,9 @@ class _Context:
             self.prompts[name] = {"__prompt__": help_text, **labels}
         else:
             text = str(default)
-            self.json[name] = self.preamble + text if "{" in text else text
+            self.json[name] = self.preamble + text if _is_template(text) else text
+            if not _is_template(text):
+                self.literal_defaults[name] = text
             self.prompts[name] = help_text
         self.bindings.append(f"{{% set {name} = cookiecutter.{name}{cast} %}}")
         if kind == "str":
@@ -255,7 +275,20 @@ class _Context:
         answers = "{% set _answers = dict(cookiecutter._copier_source) %}"
         for name, _question, when in self.asked:
             update = f'{{% set _ = _answers.update({{"{name}": {name}}}) %}}'
-            answers += update if when is None else _when(when, update)
+            if when is None:
+                answers += update
+            elif re.search(rf"\b{name}\b", when) and name in self.literal_defaults:
+                # Copier renders a question's `when` before asking it, so its own name is
+                # defined there only when an answer was given: here, one that is not the
+                # default. `_unanswered` is never defined.
+                given = f"cookiecutter.{name} != {json.dumps(self.literal_defaults[name])}"
+                answers += (
+                    f"{{% if {given} %}}{_when(when, update)}{{% else %}}"
+                    f"{{% with {name} = _unanswered %}}{_when(when, update)}{{% endwith %}}"
+                    "{% endif %}"
+                )
+            else:
+                answers += _when(when, update)
         self.json["__copier_answers"] = self.preamble + answers + "{{ _answers | to_json }}"
         self.bindings.append(
             "{% set _copier_answers = cookiecutter.__copier_answers | from_json %}"

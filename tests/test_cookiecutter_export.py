@@ -355,8 +355,8 @@ def test_a_new_component_file_and_shared_folder_are_exported(
 ) -> None:
     """Nothing in the export lists components, questions, files or folders: a component
     added to components.yml, with a file of its own that includes from a new shared
-    folder, a yes-or-no and a number question, and an executable script, come out of both
-    engines alike, the component on and off."""
+    folder, an executable script, and new questions (yes or no, a number, YAML asked only
+    when given, a choice whose default is a template) come out of both engines alike."""
     template = tmp_path / "template"
     shutil.copytree(template_snapshot, template, ignore=shutil.ignore_patterns(".git"))
     components = template / "components.yml"
@@ -381,9 +381,13 @@ def test_a_new_component_file_and_shared_folder_are_exported(
         copier_yml.write(
             "---\nextra_flag:\n  type: bool\n  help: A flag.\n  default: false\n"
             "extra_count:\n  type: int\n  help: A count.\n  default: 3\n"
+            "extra_policy:\n  type: yaml\n  help: A policy.\n"
+            "  when: '{{ extra_policy is defined }}'\n  default: {}\n"
+            "extra_choice:\n  type: str\n  help: A choice.\n  choices: [a, b]\n"
+            "  default: \"{{ 'b' if extra_policy.b | default(false) else 'a' }}\"\n"
         )
     (template / "template" / "NUMBERS.md.jinja").write_text(
-        "{{ extra_flag }} {{ extra_count + 1 }}\n", encoding="utf-8"
+        "{{ extra_flag }} {{ extra_count + 1 }} {{ extra_choice }}\n", encoding="utf-8"
     )
     script = template / "template" / "run-me.sh"
     script.write_text("#!/bin/sh\necho {{ not rendered }}\n", encoding="utf-8")
@@ -394,6 +398,8 @@ def test_a_new_component_file_and_shared_folder_are_exported(
     for index, provider in enumerate(CHOICES["ci_provider"]):
         flag, count = ("true", "5") if index % 2 == 0 else ("false", "3")
         answers = {"ci_provider": provider, "extra_flag": flag, "extra_count": count}
+        if index % 2 == 0:
+            answers["extra_policy"] = "{b: true}"
         generated = _cookiecutter(exported, tmp_path / f"cookiecutter-{provider}", answers)
         copier_dst = tmp_path / f"copier-{provider}" / generated.name
         _copier(template, copier_dst, answers)
@@ -401,7 +407,8 @@ def test_a_new_component_file_and_shared_folder_are_exported(
         assert (generated / "EXTRA.md").exists() == (provider == only)
         assert (generated / "run-me.sh").stat().st_mode & 0o111
         numbers = (generated / "NUMBERS.md").read_text(encoding="utf-8")
-        assert numbers == f"{flag == 'true'} {int(count) + 1}\n"
+        choice = "b" if index % 2 == 0 else "a"
+        assert numbers == f"{flag == 'true'} {int(count) + 1} {choice}\n"
 
 
 def test_a_copier_setting_the_export_does_not_reproduce_stops_it(
