@@ -9,7 +9,8 @@ One job per module:
 - `service`: the prediction service's contract (service.yml);
 - `processes`: running commands in a generated project's environment, with this
   repository's uv, and serving;
-- `docker_replay`: a generated Dockerfile parsed and replayed without a Docker engine.
+- `docker_replay`: a generated Dockerfile parsed and replayed without a Docker engine;
+- `cookiecutter_export`: the template written out as a cookiecutter template.
 """
 
 from pathlib import Path
