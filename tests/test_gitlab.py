@@ -224,6 +224,7 @@ def test_uv_and_tracking_store_are_those_of_githubs_workflows(
 GITHUB_ONLY = re.compile(
     r"GitHub Actions|GitHub Container Registry|ghcr\.io/(?!astral-sh/uv\b|devcontainers/)|Dependabot"
     r"|\.github/|GITHUB_TOKEN|github\.com/(?!Kludex/)|pull request|\bgh (run|api|release)\b"
+    r"|releases/tag/"
 )
 
 
