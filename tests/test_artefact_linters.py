@@ -60,14 +60,14 @@ def test_hadolint(project: GeneratedProject) -> None:
 
 
 def test_actionlint(project: GeneratedProject) -> None:
-    workflows = _files(project, "ci", ".github/workflows/*.y*ml")
+    workflows = _files(project, "github_ci", ".github/workflows/*.y*ml")
     cmd = [_tool("actionlint"), "-shellcheck", _tool("shellcheck"), "-pyflakes", ""]
     result = run([*cmd, *map(str, workflows)], project.path, check=False)
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
 def test_zizmor(project: GeneratedProject) -> None:
-    workflows = _files(project, "ci", ".github/workflows/*.y*ml")
+    workflows = _files(project, "github_ci", ".github/workflows/*.y*ml")
     result = run(
         [_tool("zizmor"), "--offline", "--no-progress", *map(str, workflows)],
         project.path,
@@ -78,7 +78,7 @@ def test_zizmor(project: GeneratedProject) -> None:
 
 
 def test_workflows_match_githubs_schema(project: GeneratedProject) -> None:
-    workflows = _files(project, "ci", ".github/workflows/*.y*ml")
+    workflows = _files(project, "github_ci", ".github/workflows/*.y*ml")
     run(
         [
             _tool("check-jsonschema"),
@@ -91,7 +91,7 @@ def test_workflows_match_githubs_schema(project: GeneratedProject) -> None:
 
 
 def test_issue_forms_match_githubs_schema(project: GeneratedProject) -> None:
-    files = _files(project, "issue_templates", ".github/ISSUE_TEMPLATE/*.y*ml")
+    files = _files(project, "github_issue_templates", ".github/ISSUE_TEMPLATE/*.y*ml")
     forms = [f for f in files if f.stem != "config"]
     configs = [f for f in files if f.stem == "config"]
     assert forms, "issue forms expected"

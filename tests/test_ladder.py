@@ -294,6 +294,15 @@ def test_derived_values_are_never_asked() -> None:
         "reserved_names",
         "forbidden_characters",
         "project_slug",
+        # The CI provider's addresses and words.
+        "repository_url",
+        "repository_pages",
+        "image_name",
+        "platform_name",
+        "release_page",
+        "change_request",
+        "update_bot",
+        "uv_version",
     )
     for key in derived:
         assert CONFIG[key].get("when") is False, f"{key} must be `when: false`"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
-from copier_mlops.config import load_copier_config
+from copier_mlops.config import choice_values, load_copier_config
 from copier_mlops.ladder import STAGES, TEAM_SIZES
 from copier_mlops.processes import run
 
@@ -36,6 +36,22 @@ FREE_TEXT = [
     and "choices" not in question
     and question.get("when") is not False
 ]
+DEFAULTS = {name: q.get("default") for name, q in CONFIG.items() if isinstance(q, dict)}
+
+
+def asked_with(question: str) -> dict[str, str]:
+    """Answers under which `question` is asked: none, or the first choice of a question
+    with choices that makes its `when` hold (the CI provider for its owner question)."""
+    when = SandboxedEnvironment().from_string(str(CONFIG[question].get("when", True)))
+    candidates: list[dict[str, str]] = [{}]
+    for name, other in CONFIG.items():
+        if isinstance(other, dict) and "choices" in other:
+            candidates += [{name: value} for value in choice_values(other)]
+    for answers in candidates:
+        if when.render({**DEFAULTS, **answers}).strip() == "True":
+            return answers
+    raise AssertionError(f"{question} is asked for no answer")
+
 
 # The classes of characters no free-text answer may hold, from Unicode's own definitions
 # rather than from copier.yml: what str.splitlines() breaks on, and the control characters
@@ -116,7 +132,7 @@ def test_no_answer_holds_a_line_break_or_control_character(
     """Every character of the class, before, inside and after a valid answer, is refused
     by the question it was typed into, for what it is (a trailing newline passed `$`)."""
     characters, expected = CHARACTER_CLASSES[character_class]
-    valid = str(maximal_project.answers[question])
+    valid = str(maximal_project.answers.get(question, DEFAULTS[question]))
     assert reason_for(question, valid) == "", f"{question}: its default must be valid"
     wrong = {}
     for char in characters:
@@ -135,14 +151,14 @@ def test_copier_refuses_a_stray_character_for_the_right_question(
 ) -> None:
     """Through Copier itself: a trailing newline, a leading tab and a trailing line
     separator are refused by the question they were given to, with their own reason."""
-    valid = str(maximal_project.answers[question])
+    valid = str(maximal_project.answers.get(question, DEFAULTS[question]))
     cases = {
         valid + "\n": "line break",
         "\t" + valid: "control characters",
         valid + "\u2028": "line break",
     }
     for number, (answer, reason) in enumerate(cases.items()):
-        answers = {"team_size": TEAM_SIZES[-1], question: answer}
+        answers = {"team_size": TEAM_SIZES[-1], **asked_with(question), question: answer}
         message = _refusal(template_snapshot, tmp_path / str(number), **answers)
         assert message.startswith(f"Validation error for question '{question}': "), message
         assert reason in message, f"{answer!r}: {message}"
@@ -203,6 +219,23 @@ BAD_ANSWERS = [
     ("github_owner", "my_org", "only letters, digits, -"),
     ("github_owner", "my org", "only letters, digits, -"),
     ("github_owner", "o" * 40, "at most 39"),
+    # GitLab's rules for the path of a group, and of each group of a nested one.
+    ("gitlab_group", "", "must not be empty"),
+    ("gitlab_group", "my group", "letters, digits, _ - . /"),
+    ("gitlab_group", "org/té", "letters, digits, _ - . /"),
+    ("gitlab_group", "/org", "joined by one /"),
+    ("gitlab_group", "org/", "joined by one /"),
+    ("gitlab_group", "org//team", "joined by one /"),
+    ("gitlab_group", "-org", "start/end in ._-"),
+    ("gitlab_group", "org/team.", "start/end in ._-"),
+    ("gitlab_group", "org/_team", "start/end in ._-"),
+    ("gitlab_group", "my--org", "._- twice in a row"),
+    ("gitlab_group", "org/a._b", "._- twice in a row"),
+    ("gitlab_group", "org.git", "end .git/.atom"),
+    ("gitlab_group", "repo.atom/team", "end .git/.atom"),
+    ("gitlab_group", "/".join("g" * 21), "at most 20 groups deep"),
+    ("gitlab_group", "g" * 256, "at most 255"),
+    ("gitlab_group", "org/team\n", "line break"),
     ("description", "", "must not be empty"),
     ("description", "   ", "must not be empty"),
     ("description", 'Says "hello"', 'a " or a \\'),
@@ -244,7 +277,8 @@ BAD_ANSWERS = [
 def test_bad_answer_is_refused_with_its_reason(
     template_snapshot: Path, tmp_path: Path, question: str, answer: str, reason: str
 ) -> None:
-    message = _refusal(template_snapshot, tmp_path / "project", **{question: answer})
+    answers = {**asked_with(question), question: answer}
+    message = _refusal(template_snapshot, tmp_path / "project", **answers)
     assert message.startswith(f"Validation error for question '{question}': "), message
     assert reason in message, message
 
@@ -270,6 +304,29 @@ def test_bad_code_owners_are_refused(template_snapshot: Path, tmp_path: Path, an
     assert message == (
         "Validation error for question 'code_owners': must be like @alice @my-org/ml-team"
     )
+
+
+@pytest.mark.parametrize(
+    ("answer", "provider", "refused"),
+    [
+        # GitLab's owners may be nested groups; GitHub's only an organisation's team.
+        ("@my-org/ml/reviewers", "github", True),
+        ("@my-org/ml/reviewers @alice.b", "gitlab", False),
+        ("@my-org/ml team", "gitlab", True),
+        ("@my-org//ml", "gitlab", True),
+        ("my-org/ml", "gitlab", True),
+    ],
+)
+def test_code_owners_follow_the_ci_providers_rules(
+    template_snapshot: Path, tmp_path: Path, answer: str, provider: str, refused: bool
+) -> None:
+    answers = {"team_size": TEAM_SIZES[-1], "ci_provider": provider, "code_owners": answer}
+    if not refused:
+        _copy(template_snapshot, tmp_path / "project", **answers)
+        return
+    message = _refusal(template_snapshot, tmp_path / "project", **answers)
+    example = "@my-org/ml/qa" if provider == "gitlab" else "@my-org/ml-team"
+    assert message.endswith(f"'code_owners': must be like @alice {example}")
 
 
 # GitHub's forms of an owner: a user, or an organisation's team (an organisation alone is
@@ -345,6 +402,18 @@ HOSTILE = [
             "github_owner": "o" * 39,
         },
         id="longest",
+    ),
+    pytest.param(
+        {
+            "project_name": "Nested Groups",
+            "author_name": "Ada",
+            "author_email": "ada@example.com",
+            "description": "Hosted on GitLab, in a subgroup of a subgroup.",
+            "ci_provider": "gitlab",
+            "gitlab_group": "Org.Name/ml_team/x-1",
+            "code_owners": "@Org.Name/ml_team/reviewers @ada.l",
+        },
+        id="gitlab-nested-groups",
     ),
 ]
 
