@@ -20,9 +20,10 @@ import yaml
 
 from copier_mlops import ROOT
 from copier_mlops.config import choice_values, load_copier_config
-from copier_mlops.processes import find_python, run
+from copier_mlops.processes import run
 
 from helpers.generated_project import GeneratedProject
+from helpers.locking import lock
 from helpers.template_repo import clone, commit_all, git, tag_release
 
 ORG_DEFAULTS = ROOT / "docs" / "examples" / "org-defaults.yml"
@@ -48,15 +49,6 @@ def failures(project: Path) -> dict[str, list[str]]:
 
 def statement(project: Path) -> dict[str, Any]:
     return tomllib.loads((project / "conformance.toml").read_text(encoding="utf-8"))
-
-
-def lock(project: Path) -> None:
-    """`uv lock`, as `make setup` runs it, with the project's Python."""
-    version = yaml.safe_load((project / ".copier-answers.yml").read_text())["python_version"]
-    python = find_python(str(version))
-    if python is None:
-        pytest.skip(f"no Python {version} here to lock the project with")
-    GeneratedProject(project).uv("lock", "--quiet", "--python", str(python))
 
 
 def locked_copy(project: GeneratedProject, dest: Path) -> Path:

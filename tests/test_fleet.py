@@ -12,11 +12,11 @@ from typing import Any
 
 import copier
 import pytest
-from test_conformance import lock
 
 from copier_mlops import ROOT
 from copier_mlops.processes import run
 
+from helpers.locking import lock
 from helpers.template_repo import clone, commit_all, git, tag_release
 
 
