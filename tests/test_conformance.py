@@ -317,7 +317,7 @@ def test_the_org_defaults_make_a_conforming_project(
         ),
         (
             {"maturity_stage": "explore"},
-            "Validation error for question 'maturity_stage': is below org_policy's lowest stage",
+            "Validation error for question 'maturity_stage': is below org_policy's minimum",
         ),
         (
             {"org_policy": {"license": {"none_of": ["MIT"]}}},
@@ -360,7 +360,7 @@ def test_the_policy_survives_an_update_and_refuses_a_stage_below_it(
     copier.run_update(policy_project, defaults=True, overwrite=True, vcs_ref="HEAD", quiet=True)
     answers = yaml.safe_load((policy_project / ".copier-answers.yml").read_text())
     assert answers["org_policy"] == yaml.safe_load(ORG_DEFAULTS.read_text())["org_policy"]
-    with pytest.raises(ValueError, match="is below org_policy's lowest stage"):
+    with pytest.raises(ValueError, match="is below org_policy's minimum"):
         copier.run_update(
             policy_project,
             data={"maturity_stage": "explore"},
