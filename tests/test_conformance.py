@@ -5,6 +5,8 @@ organisation's policy (`org_policy`) is refused by Copier and enforced by the ch
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 import json
 import re
 import shutil
@@ -12,6 +14,7 @@ import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import copier
@@ -20,6 +23,7 @@ import yaml
 
 from copier_mlops import ROOT
 from copier_mlops.config import choice_values, load_copier_config
+from copier_mlops.ladder import LADDER, STAGES, TEAM_SIZES, components_on
 from copier_mlops.processes import run
 
 from helpers.generated_project import GeneratedProject
@@ -72,6 +76,57 @@ def deploy_team(
 
 def _copy(source: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(source, tmp_path / "project"))
+
+
+def _checker_module() -> ModuleType:
+    """The generated project's checker, loaded from the template: it is plain Python."""
+    path = ROOT / "template" / "src" / "{{package_name}}" / "conformance.py"
+    spec = importlib.util.spec_from_file_location("generated_conformance", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_declared_checks_are_well_formed() -> None:
+    """Every check a component declares has an id, a one-line reason and a kind the
+    checker knows; an `only` names answers copier.yml offers."""
+    kinds = set(_checker_module().KINDS)
+    config = load_copier_config()
+    declared = [
+        (name, check)
+        for name, component in LADDER.components.items()
+        for check in component.get("conformance", [])
+    ]
+    assert declared
+    for name, check in declared:
+        where = f"{name}: {check.get('id')}"
+        assert re.fullmatch(r"[a-z][a-z0-9-]*", check["id"]), where
+        assert check["kind"] in kinds, where
+        assert check["reason"] and "\n" not in check["reason"] and len(check["reason"]) <= 100, (
+            where
+        )
+        for question, allowed in check.get("only", {}).items():
+            assert set(allowed) <= set(choice_values(config[question])), where
+
+
+@pytest.mark.parametrize("problem_type", PROBLEM_TYPES)
+def test_check_ids_are_unique_in_every_project(problem_type: str) -> None:
+    """An id names one check, so one section of CONFORMANCE.md: at most one check of an
+    id is on for any answers."""
+    for stage, team in itertools.product(STAGES, TEAM_SIZES):
+        on = components_on(stage, team, {"problem_type": problem_type})
+        ids = [
+            check["id"]
+            for name in on
+            for check in LADDER.components[name].get("conformance", [])
+            if all(
+                {"problem_type": problem_type}.get(q, LADDER.defaults.get(q)) in allowed
+                for q, allowed in check.get("only", {}).items()
+            )
+        ]
+        assert len(ids) == len(set(ids)), (stage, team, ids)
 
 
 def test_a_fresh_project_passes_make_conformance(deploy_team: Path, tmp_path: Path) -> None:
