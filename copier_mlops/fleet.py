@@ -167,6 +167,9 @@ def report_row(source: str, template: str | None = None) -> Row:
         check["id"] for check in row.conformance.get("checks", []) if not check["passed"]
     ]
     source_of_template = template or answers.get("_src_path")
+    if not source_of_template:
+        row.notes.append(f"{ANSWERS_FILE} records no _src_path to look for releases in")
+        return row
     try:
         row.newest_release = newest_release(str(source_of_template))
     except (OSError, subprocess.CalledProcessError) as error:

@@ -56,6 +56,7 @@ def fleet(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         "new-deploy": str(new_deploy),
         "by-url": new_deploy.as_uri(),
         "not-generated": str(not_generated),
+        "unreachable": (tmp / "nowhere").as_uri(),
     }
 
 
@@ -95,6 +96,7 @@ def test_the_json_report_has_a_row_per_repository(fleet: dict[str, str]) -> None
         assert rows[name]["conformance"]["template_version"] == "v0.2.0"
 
     assert rows["not-generated"]["error"].startswith("no .copier-answers.yml")
+    assert rows["unreachable"]["error"].startswith("git clone failed: ")
 
 
 def test_the_table_has_a_line_per_repository(fleet: dict[str, str]) -> None:
@@ -125,3 +127,4 @@ def test_the_table_has_a_line_per_repository(fleet: dict[str, str]) -> None:
     assert by_repository["old-deploy"].endswith("dockerfile, non-root-image")
     assert " no " in by_repository["new-deploy"]
     assert "error: no .copier-answers.yml" in by_repository["not-generated"]
+    assert "error: git clone failed: " in by_repository["unreachable"]
