@@ -182,8 +182,11 @@ def report_row(source: str, template: str | None = None) -> Row:
 
 def _one_line(error: BaseException) -> str:
     if isinstance(error, subprocess.CalledProcessError):
-        detail = (error.stderr or "").strip().splitlines()
-        return f"{' '.join(map(str, error.cmd[:2]))} failed: {detail[-1] if detail else error}"
+        # git's reason is its `fatal:` line; what follows it is advice.
+        lines = (error.stderr or "").strip().splitlines()
+        fatal = [line for line in lines if line.startswith("fatal:")]
+        detail = (fatal or lines or [str(error)])[0]
+        return f"{' '.join(map(str, error.cmd[:2]))} failed: {detail}"
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 

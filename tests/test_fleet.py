@@ -96,7 +96,7 @@ def test_the_json_report_has_a_row_per_repository(fleet: dict[str, str]) -> None
         assert rows[name]["conformance"]["template_version"] == "v0.2.0"
 
     assert rows["not-generated"]["error"].startswith("no .copier-answers.yml")
-    assert rows["unreachable"]["error"].startswith("git clone failed: ")
+    assert rows["unreachable"]["error"].startswith("git clone failed: fatal: ")
 
 
 def test_the_table_has_a_line_per_repository(fleet: dict[str, str]) -> None:
