@@ -17,6 +17,7 @@ import pathspec
 import pytest
 import yaml
 from copier._main import Worker  # internal to Copier: its questionnaire, without a render
+from jinja2.sandbox import SandboxedEnvironment
 
 from copier_mlops import ROOT
 from copier_mlops.config import choice_values, load_copier_config
@@ -43,9 +44,17 @@ def test_team_size_choices_are_the_ladder_team_sizes() -> None:
     assert choice_values(CONFIG[TEAM_QUESTION]) == TEAM_SIZES
 
 
+def default_answer(question: str) -> str:
+    """A question's default as Copier renders it, with no organisation policy given (the
+    stage's and team size's defaults follow `org_policy`: tests/test_conformance.py)."""
+    env = SandboxedEnvironment(extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
+    template = env.from_string(str(CONFIG[question]["default"]))
+    return template.render(ladder=CONFIG["ladder"]["default"])
+
+
 @pytest.mark.parametrize("question", [STAGE_QUESTION, TEAM_QUESTION])
 def test_default_is_one_of_the_choices(question: str) -> None:
-    assert CONFIG[question]["default"] in choice_values(CONFIG[question])
+    assert default_answer(question) in choice_values(CONFIG[question])
 
 
 def test_copier_yml_is_read_as_copier_reads_it() -> None:
@@ -245,9 +254,7 @@ def test_only_leaves_a_components_files_out_end_to_end(
     """In a copy of the template where one component is `only: {license: [MIT]}`, a
     render with another licence has none of its files and one with MIT has them; nothing
     else differs in the file set."""
-    default_on = LADDER.components_on(
-        CONFIG[STAGE_QUESTION]["default"], CONFIG[TEAM_QUESTION]["default"]
-    )
+    default_on = LADDER.components_on(default_answer(STAGE_QUESTION), default_answer(TEAM_QUESTION))
     required = {other for name in LADDER.components for other in LADDER.requires(name)}
     name = next(
         name

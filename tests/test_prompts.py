@@ -38,7 +38,8 @@ DERIVED = {
 JINJA = SandboxedEnvironment(extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
 # Every question some answers ask, and those a copy with every default answer asks: a
 # `when` that names an answer (such as the CI provider's owner question) is rendered with
-# the defaults.
+# the defaults of the other questions, so one asked only when a data file gives it
+# (org_policy, whose `when` names itself) is not asked.
 ASKED = [
     name
     for name, question in CONFIG.items()
@@ -48,7 +49,10 @@ DEFAULTS = {name: q.get("default") for name, q in CONFIG.items() if isinstance(q
 ASKED_BY_DEFAULT = [
     name
     for name in ASKED
-    if JINJA.from_string(str(CONFIG[name].get("when", True))).render(DEFAULTS).strip() != "False"
+    if JINJA.from_string(str(CONFIG[name].get("when", True)))
+    .render({other: value for other, value in DEFAULTS.items() if other != name})
+    .strip()
+    != "False"
 ]
 
 
