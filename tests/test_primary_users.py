@@ -18,11 +18,14 @@ import re
 import textwrap
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from copier_mlops.docker_replay import DockerReplay
 from copier_mlops.ladder import LADDER, STAGES, TEAM_SIZES
+from copier_mlops.processes import run
 
 from helpers.generated_project import GeneratedProject
 
@@ -115,6 +118,37 @@ def test_software_engineer_project_passes_its_own_checks(
     committed files as they are."""
     project = user_projects.checked(SOFTWARE_ENGINEER, problem_type, "deploy")
     assert project.git("status", "--porcelain", "--untracked-files=no") == ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem_type", engineer_params("classification", "forecasting"))
+def test_make_api_client_writes_what_is_committed(
+    user_projects: UserProjects, problem_type: str
+) -> None:
+    """The command that refreshes the document and the client's models, run on a fresh
+    project, changes neither: the stored models are the pinned generator's output."""
+    project = user_projects.checked(SOFTWARE_ENGINEER, problem_type, "deploy")
+    project.make("api-client")
+    assert project.git("status", "--porcelain", "--untracked-files=no") == ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem_type", engineer_params("classification"))
+def test_the_serving_image_builds_without_the_client(
+    user_projects: UserProjects, problem_type: str, tmp_path: Path
+) -> None:
+    """The Dockerfile, replayed: its `uv sync` lines check the lock of a workspace that has
+    the client, and install the service but nothing of the client."""
+    project = user_projects.checked(SOFTWARE_ENGINEER, problem_type, "deploy")
+    for step in ("train", "promote", "export-model"):
+        project.make(step)
+    replay = DockerReplay(context=project.path, root=tmp_path / "image")
+    replay.replay()
+    env = replay.runtime_env()
+    workdir = replay.runtime_workdir()
+    run(["python", "-c", f"import {project.package}.serving.app"], workdir, env=env)
+    missing = run(["python", "-c", f"import {project.package}_client"], workdir, env, check=False)
+    assert "ModuleNotFoundError" in missing.stderr
 
 
 @pytest.mark.slow
