@@ -6,8 +6,9 @@ with it when pytest or mypy import the tests. So the list is derived, never type
 
 - keywords and standard-library modules, asked of every Python version copier.yml offers
   (the interpreters must be on PATH or in pyenv);
-- the top-level modules of every distribution in the resolution of the maximal project
-  (last stage, largest team, lowest Python): `uv lock` resolves it for every platform
+- the top-level modules of every distribution in the resolutions of the maximal project
+  (last stage, largest team, lowest Python), one for each primary user, whose components
+  differ: `uv lock` resolves each for every platform
   and Python version at once, and each distribution's wheels (one per platform family,
   so that e.g. pywin32's modules count too) are listed by reading their zip directory
   with HTTP range requests, without downloading them whole;
@@ -131,18 +132,20 @@ def layout_names(template: Path) -> set[str]:
 # --------------------------------------------------------------------------------------
 
 
-def lock_maximal_project(into: Path) -> dict[str, object]:
-    """Render the project with every component on and resolve it with `uv lock`."""
+def lock_maximal_project(into: Path, primary_user: str) -> dict[str, object]:
+    """Render the project with every component on for `primary_user` (each brings
+    components of its own) and resolve it with `uv lock`."""
     config = load_copier_config(ROOT)
     ladder = config["ladder"]["default"]
     pythons = config["python_version"]["choices"]
-    project = into / "maximal"
+    project = into / f"maximal-{primary_user}"
     copier.run_copy(
         str(ROOT),
         project,
         data={
             "maturity_stage": ladder["stages"][-1],
             "team_size": ladder["team_sizes"][-1],
+            "primary_user": primary_user,
             # requires-python is ">=" this, so the universal lock covers every choice.
             "python_version": min(pythons, key=lambda v: tuple(map(int, v.split(".")))),
         },
@@ -255,8 +258,14 @@ def render() -> str:
         version_keywords, version_stdlib = interpreter_names(version)
         keywords |= version_keywords
         stdlib |= version_stdlib
+    users = load_copier_config(ROOT)["primary_user"]["choices"].values()
     with tempfile.TemporaryDirectory() as tmp:
-        distributions, modules = dependency_names(lock_maximal_project(Path(tmp)))
+        locked = {
+            (package["name"], package.get("version")): package
+            for user in users
+            for package in lock_maximal_project(Path(tmp), user)["package"]  # type: ignore[attr-defined]
+        }
+        distributions, modules = dependency_names({"package": list(locked.values())})
     sections = {
         "keywords": possible_package_names(keywords),
         "stdlib": possible_package_names(stdlib),
