@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from copier_mlops.docker_replay import DockerReplay
+from copier_mlops.docker_replay import DockerReplay, parse_dockerfile
 from copier_mlops.ladder import LADDER, STAGES, TEAM_SIZES
 from copier_mlops.processes import run
 
@@ -289,3 +289,28 @@ def test_ml_engineer_projects_get_none_of_it(
     assert "Call the model from your app" not in readme
     assert "## Notebooks" not in readme
     assert "workspace" not in project.pyproject["tool"]["uv"]
+
+
+def test_every_image_has_the_workspace_the_lock_was_written_for(
+    render: Callable[..., GeneratedProject],
+) -> None:
+    """`uv sync --locked` checks the lock against every workspace member's metadata, so
+    each image's builder copies every member's pyproject.toml before its first sync: the
+    serving image and, at the last stage, the ops image alike."""
+    project = render(
+        maturity_stage=STAGES[-1], team_size=TEAM_SIZES[0], primary_user=SOFTWARE_ENGINEER
+    )
+    members = project.pyproject["tool"]["uv"]["workspace"]["members"]
+    assert members
+    syncing = []
+    for dockerfile in sorted(project.path.glob("**/Dockerfile")):
+        copied: list[str] = []
+        for instruction in parse_dockerfile(dockerfile.read_text(encoding="utf-8"))[0].instructions:
+            if instruction.keyword == "COPY" and not instruction.args.startswith("--from"):
+                copied += instruction.args.split()[:-1]
+            if instruction.keyword == "RUN" and "uv sync" in instruction.args:
+                syncing.append(dockerfile.relative_to(project.path).as_posix())
+                for member in members:
+                    assert f"{member}/pyproject.toml" in copied, dockerfile
+                break
+    assert syncing == ["Dockerfile", "ops/Dockerfile"]
