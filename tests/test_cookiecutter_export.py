@@ -47,6 +47,7 @@ ASKED = {
 }
 CHOICES = {name: choice_values(q) for name, q in ASKED.items() if "choices" in q}
 VALIDATED = [name for name, question in ASKED.items() if "validator" in question]
+ORG_DEFAULTS = ROOT / "docs" / "examples" / "org-defaults.yml"
 README_SECTION = "Use it with cookiecutter or cruft"
 
 # Free-text answers unlike the defaults, with characters YAML and TOML quote.
@@ -271,8 +272,12 @@ def test_a_bad_answer_is_refused_with_copiers_reason(
     """The first of a few bad answers Copier refuses for the question is refused by the
     pre-generation hook, with Copier's one-line reason, and nothing is generated; also
     for a question Copier does not ask for the other answers, whose answer it checks
-    when one is given."""
-    for answer in ["json", "", "-"]:
+    when one is given. A choice is bad only against a policy: each of its choices is
+    tried under the documented organisation's (docs/examples/org-defaults.yml)."""
+    if question in CHOICES:
+        policy = yaml.safe_load(ORG_DEFAULTS.read_text(encoding="utf-8"))["org_policy"]
+        others = others | {"org_policy": json.dumps(policy)}
+    for answer in CHOICES.get(question, ["json", "", "-"]):
         answers = others | {question: answer}
         reason = _refusal_by_copier(template_snapshot, tmp_path / "copier", answers)
         if reason:
@@ -341,8 +346,12 @@ def test_the_export_is_complete(exported: Path) -> None:
     data = json.loads((exported / "cookiecutter.json").read_text(encoding="utf-8"))
     assert [k for k in data if k in ASKED] == list(ASKED)
     for name, values in CHOICES.items():
-        assert data[name][0] == str(ASKED[name]["default"])
-        assert sorted(data[name]) == sorted(values)
+        # A default computed from earlier answers comes first as the template that
+        # computes it, after the names it reads.
+        default = str(ASKED[name]["default"])
+        assert data[name][0].endswith(default)
+        computed = "{{" in default or "{%" in default
+        assert sorted(data[name][1:] if computed else data[name]) == sorted(values)
     assert "jinja2_ansible_filters.AnsibleCoreFiltersExtension" in data["_extensions"]
     assert {p.name for p in (exported / "hooks").iterdir()} == {
         "pre_gen_project.py",
