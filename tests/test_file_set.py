@@ -1,4 +1,5 @@
-"""Every stage x team size renders exactly the files components.yml says, fully rendered.
+"""Every stage x team size renders exactly the files components.yml says, fully rendered,
+for the combinations of the other answers that change which components are on.
 
 "All the files the template can produce" are those of the renders at the last stage and
 the largest team, one for each combination of the answers a component's `only` names
@@ -29,11 +30,40 @@ ONLY_ANSWERS = [
     dict(zip(LADDER.only_questions(), values, strict=True))
     for values in itertools.product(*(LADDER.choices[q] for q in LADDER.only_questions()))
 ]
+# The unordered questions a component that only larger teams get is conditioned on (the
+# CI provider's review files): those answers change the file set from one team size to
+# the next, the others only from one stage to the next.
+TEAM_BOUND = {
+    question
+    for name, component in LADDER.components.items()
+    if component["team"] != TEAM_SIZES[0]
+    for question in LADDER.only(name)
+}
+
+
+def _combinations() -> list[tuple[str, str, dict[str, str]]]:
+    """Every stage at every team size with each combination of the team-bound answers
+    (the others at their defaults), and every stage at the largest team, where every
+    component is on that the stage allows, with each combination of all the answers."""
+    chosen = []
+    for stage, team, answers in itertools.chain(
+        (
+            (stage, team, {q: a for q, a in answers.items() if q in TEAM_BOUND})
+            for stage in STAGES
+            for team in TEAM_SIZES
+            for answers in ONLY_ANSWERS
+        ),
+        ((stage, TEAM_SIZES[-1], answers) for stage in STAGES for answers in ONLY_ANSWERS),
+    ):
+        full = {**{q: LADDER.defaults[q] for q in LADDER.only_questions()}, **answers}
+        if (stage, team, full) not in chosen:
+            chosen.append((stage, team, full))
+    return chosen
+
+
 COMBINATIONS = [
     pytest.param(stage, team, answers, id="-".join([stage, team, *answers.values()]))
-    for stage in STAGES
-    for team in TEAM_SIZES
-    for answers in ONLY_ANSWERS
+    for stage, team, answers in _combinations()
 ]
 
 
