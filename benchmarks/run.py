@@ -146,19 +146,29 @@ def bench_render(tmp: Path, answers: dict[str, str], repeats: int = 7) -> dict[s
 # 2. Time to first prediction ---------------------------------------------------------
 
 
+class Stopwatch:
+    """Times the steps of a path, each from the end of the one before."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+        self._start = self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.steps[name] = now - self._last
+        self._last = now
+
+    def total(self) -> float:
+        return time.perf_counter() - self._start
+
+
 def bench_first_prediction(
     tmp: Path, cache: Path | None, answers: dict[str, str]
 ) -> tuple[dict[str, Any], Path]:
     env = {"UV_CACHE_DIR": str(cache)} if cache else {}
     project = tmp / ("first-prediction-cold" if cache else "first-prediction")
-    steps: dict[str, float] = {}
-    start = last = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        steps[name] = now - last
-        last = now
+    watch = Stopwatch()
+    lap = watch.lap
 
     copier.run_copy(
         str(ROOT), project, data=answers, defaults=True, unsafe=False, quiet=True, vcs_ref="HEAD"
@@ -177,7 +187,7 @@ def bench_first_prediction(
         response = httpx.post(f"{url}/predict", json=documented_example(url), timeout=30)
         response.raise_for_status()
         lap("serve + first /predict")
-    return {"total_s": time.perf_counter() - start, "steps": steps}, project
+    return {"total_s": watch.total(), "steps": watch.steps}, project
 
 
 # The libraries each step of the first-prediction path imports, in a fresh process; the

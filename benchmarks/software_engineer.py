@@ -25,14 +25,23 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import copier
 
 # benchmarks/run.py, beside this script: the default path and the helpers it runs with.
-from run import ANSWERS, PROBLEM_TYPE, ROOT, SLUG, UV, bench_first_prediction, run, server
+from run import (
+    ANSWERS,
+    PROBLEM_TYPE,
+    ROOT,
+    SLUG,
+    UV,
+    Stopwatch,
+    bench_first_prediction,
+    run,
+    server,
+)
 
 from copier_mlops.config import choice_values
 from copier_mlops.processes import clean_env, free_port
@@ -45,14 +54,8 @@ def bench_typed_prediction(tmp: Path, answers: dict[str, str]) -> dict[str, Any]
     """Copy to the app's first typed prediction, each step timed."""
     project = tmp / "software-engineer"
     app = tmp / "app"
-    steps: dict[str, float] = {}
-    start = last = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        steps[name] = now - last
-        last = now
+    watch = Stopwatch()
+    lap = watch.lap
 
     copier.run_copy(
         str(ROOT),
@@ -89,8 +92,8 @@ def bench_typed_prediction(tmp: Path, answers: dict[str, str]) -> dict[str, Any]
         [UV, "pip", "list", "--python", python, "--format", "json"], tmp, env=clean_env()
     ).stdout
     return {
-        "total_s": time.perf_counter() - start,
-        "steps": steps,
+        "total_s": watch.total(),
+        "steps": watch.steps,
         "printed": printed.strip(),
         "app_distributions": sorted(p["name"] for p in json.loads(installed)),
     }
